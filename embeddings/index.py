@@ -1,0 +1,227 @@
+"""A FAISS inner-product index over normalised vectors, keyed by int64 ids, with a manifest.
+
+Exact search (``IndexFlatIP``) by default; above a size chosen by the caller, an IVF index
+(``IndexIVFFlat``, inner product) trades a little recall for speed. Both support upsert, removal
+and reconstruction by id. ``save`` writes the index and a sidecar manifest (model, dimension,
+count, kind, checksum, plus caller fields such as the last change applied); ``load`` checks them
+and raises :class:`IndexLoadError` naming the fix when anything disagrees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+class IndexLoadError(RuntimeError):
+    """The saved index cannot be used; rebuild it from the stored vectors."""
+
+
+class VectorIndex:
+    def __init__(self, dim: int, kind: str = "flat", nlist: int = 0, nprobe: int = 32) -> None:
+        self.dim = dim
+        self.kind = kind
+        self.nprobe = nprobe
+        if kind == "flat":
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        elif kind == "ivf":
+            quantizer = faiss.IndexFlatIP(dim)
+            ivf = faiss.IndexIVFFlat(quantizer, dim, max(1, nlist), faiss.METRIC_INNER_PRODUCT)
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+            ivf.nprobe = nprobe
+            self._quantizer = quantizer  # keep alive: the IVF index does not own it
+            self._index = ivf
+        else:
+            raise ValueError(f"unknown index kind {kind!r} (flat or ivf)")
+        self._ids: set[int] = set()
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls, dim: int, ids: np.ndarray, vectors: np.ndarray, *, exact_max: int, nprobe: int = 32
+    ) -> VectorIndex:
+        """Exact index up to ``exact_max`` vectors, IVF (trained on ``vectors``) above it."""
+        n = len(ids)
+        if n <= exact_max:
+            index = cls(dim, "flat")
+        else:
+            nlist = int(4 * math.sqrt(n))
+            index = cls(dim, "ivf", nlist=nlist, nprobe=nprobe)
+            sample = vectors[np.random.default_rng(0).permutation(n)[: nlist * 64]]
+            index._index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        index.add(ids, vectors)
+        return index
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def __contains__(self, id_: int) -> bool:
+        return int(id_) in self._ids
+
+    def ids(self) -> np.ndarray:
+        return np.fromiter(self._ids, dtype=np.int64, count=len(self._ids))
+
+    # -- mutation ------------------------------------------------------------------------
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Insert or replace the vectors of ``ids``."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape != (len(ids), self.dim):
+            raise ValueError(
+                f"expected vectors of shape ({len(ids)}, {self.dim}), got {vectors.shape}"
+            )
+        self.remove(ids[[int(i) in self._ids for i in ids]])
+        self._index.add_with_ids(vectors, ids)
+        self._ids.update(int(i) for i in ids)
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = np.asarray(
+            [i for i in np.asarray(ids, dtype=np.int64) if int(i) in self._ids], dtype=np.int64
+        )
+        if len(ids) == 0:
+            return 0
+        # The IVF hashtable direct map only removes through an IDSelectorArray.
+        sel = faiss.IDSelectorArray(ids) if self.kind == "ivf" else faiss.IDSelectorBatch(ids)
+        removed = int(self._index.remove_ids(sel))
+        self._ids.difference_update(int(i) for i in ids)
+        return removed
+
+    # -- queries -------------------------------------------------------------------------
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (scores, ids) per query row; id -1 pads missing results.
+
+        ``allowed`` restricts the search to those ids (exactly, before ranking).
+        """
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        k = max(1, min(k, len(self))) if len(self) else 1
+        if len(self) == 0 or (allowed is not None and len(allowed) == 0):
+            return (
+                np.full((len(queries), k), -np.inf, dtype=np.float32),
+                np.full((len(queries), k), -1, dtype=np.int64),
+            )
+        params = None
+        if allowed is not None:
+            sel = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            if self.kind == "ivf":
+                params = faiss.SearchParametersIVF(sel=sel, nprobe=self.nprobe)
+            else:
+                params = faiss.SearchParameters(sel=sel)
+        scores, ids = self._index.search(queries, k, params=params)
+        return scores, ids
+
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._index.reconstruct_batch(ids)
+
+    # -- persistence ---------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        return faiss.serialize_index(self._index).tobytes()
+
+    def snapshot(self, manifest: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+        """Serialised index and its manifest, taken at one instant (cheap: a memory copy)."""
+        data = self.to_bytes()
+        meta = {
+            **manifest,
+            "format": FORMAT_VERSION,
+            "dim": self.dim,
+            "kind": self.kind,
+            "count": len(self),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        return data, meta
+
+    @staticmethod
+    def write_snapshot(path: Path, data: bytes, meta: dict[str, Any]) -> None:
+        """Write ``path`` then ``path.manifest.json``, each under a temporary name then renamed."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, data)
+        _atomic_write(manifest_path(path), json.dumps(meta, indent=2).encode())
+
+    def save(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.write_snapshot(path, *self.snapshot(manifest))
+
+    @classmethod
+    def load(
+        cls, path: Path, *, model: str, dim: int, nprobe: int = 32
+    ) -> tuple[VectorIndex, dict]:
+        mpath = manifest_path(path)
+        if not path.exists() or not mpath.exists():
+            raise IndexLoadError(f"no saved index at {path}; it will be built from the database")
+        try:
+            meta = json.loads(mpath.read_text())
+        except (OSError, ValueError) as exc:
+            raise IndexLoadError(
+                f"manifest {mpath} is unreadable ({exc}); rebuild the index"
+            ) from exc
+        if meta.get("format") != FORMAT_VERSION:
+            raise IndexLoadError(f"index format {meta.get('format')} != {FORMAT_VERSION}; rebuild")
+        if meta.get("model") != model or meta.get("dim") != dim:
+            raise IndexLoadError(
+                f"index was built for model {meta.get('model')!r} (dim {meta.get('dim')}), the "
+                f"service runs {model!r} (dim {dim}); rebuild with `matchmaker reindex`"
+            )
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            raise IndexLoadError(
+                f"{path} does not match its manifest checksum (corrupt or partial)"
+            )
+        try:
+            raw = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        except RuntimeError as exc:
+            raise IndexLoadError(f"{path} cannot be read by FAISS ({exc})") from exc
+        index = cls.__new__(cls)
+        index.dim = dim
+        index.kind = meta.get("kind", "flat")
+        index.nprobe = nprobe
+        # deserialize_index already returns the concrete class; wrapping it again with
+        # downcast_index would let the owning wrapper free the index underneath us.
+        if index.kind == "ivf":
+            raw.nprobe = nprobe
+            raw.set_direct_map_type(faiss.DirectMap.Hashtable)
+        index._index = raw
+        ids = _ivf_ids(raw) if index.kind == "ivf" else faiss.vector_to_array(raw.id_map)
+        index._ids = {int(i) for i in ids}
+        if len(index._ids) != meta.get("count"):
+            raise IndexLoadError(
+                f"{path} holds {len(index._ids)} ids, manifest says {meta.get('count')}"
+            )
+        return index, meta
+
+
+def manifest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".manifest.json")
+
+
+def _ivf_ids(ivf: Any) -> np.ndarray:
+    invlists = ivf.invlists
+    out = []
+    for lst in range(ivf.nlist):
+        size = invlists.list_size(lst)
+        if size:
+            ptr = invlists.get_ids(lst)
+            out.append(faiss.rev_swig_ptr(ptr, size).copy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,190 @@
+"""App factory: ``create_app(settings)`` builds engine, encoder and index in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from embeddings.encoder import Encoder
+from service.config import Settings
+from service.core.middleware import (
+    BodyLimitMiddleware,
+    Metrics,
+    MetricsMiddleware,
+    SecurityHeadersMiddleware,
+)
+from service.core.ratelimit import RateLimiter
+from service.db import create_db_engine, create_session_factory
+from service.deps import AppState, StateDep
+from service.errors import MatchmakerError
+from service.exports.endpoints import router as exports_router
+from service.exports.service import ExportRunner
+from service.indexing.service import IndexSyncer, MatchIndex
+from service.matching.endpoints import router as matching_router
+from service.profiles.endpoints import router as profiles_router
+
+log = logging.getLogger("service")
+BULK_BODY_LIMIT = 16 * 1024 * 1024
+
+
+def build_encoder(settings: Settings) -> Encoder:
+    return Encoder(
+        settings.resolved_model_path(),
+        backend=settings.encoder_backend,
+        cache_dir=settings.data_dir / "models",
+        batch_size=settings.encode_batch_size,
+        cache_size=settings.embedding_cache_size,
+        model_name=settings.model_name,
+    )
+
+
+def build_index(settings: Settings, encoder_dim: int) -> MatchIndex:
+    return MatchIndex(
+        model=settings.model_name,
+        dim=encoder_dim,
+        directory=settings.index_dir,
+        exact_max=settings.index_exact_max,
+        nprobe=settings.index_nprobe,
+    )
+
+
+def create_app(settings: Settings | None = None, *, encoder: Encoder | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_db_engine(settings.resolved_database_url)
+        sessions = create_session_factory(engine)
+        enc = encoder or build_encoder(settings)
+        index = build_index(settings, enc.dim)
+        with sessions() as session:
+            how = index.load_or_rebuild(session)
+        log.info("search index %s: %s profiles", how, index.count())
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            encoder=enc,
+            index=index,
+            limiter=RateLimiter(settings),
+            metrics=metrics,
+        )
+        state.syncer = IndexSyncer(
+            index, sessions, settings.sync_interval_s, settings.index_save_interval_s
+        )
+        state.syncer.start()
+        state.exports = ExportRunner(state)
+        state.exports.start()
+        app.state.matchmaker = state
+        try:
+            yield
+        finally:
+            state.exports.stop()
+            state.syncer.stop()
+            try:
+                index.save()
+            except Exception:  # noqa: BLE001
+                log.warning("could not save the index at shutdown", exc_info=True)
+            engine.dispose()
+
+    app = FastAPI(
+        title="partnership-matchmaker",
+        version="1.0",
+        summary="Pairs Indian and Korean firms and R&D groups for joint ventures.",
+        lifespan=lifespan,
+    )
+    metrics = Metrics()
+    app.include_router(profiles_router)
+    app.include_router(matching_router)
+    app.include_router(exports_router)
+    _add_health(app, metrics)
+    _add_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["X-API-Key", "Content-Type"],
+        )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        path_limits={"/v1/profiles/bulk": BULK_BODY_LIMIT},
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def _add_health(app: FastAPI, metrics: Metrics) -> None:
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz(state: StateDep) -> JSONResponse:
+        """Database reachable, model loaded, index loaded."""
+        checks = {"model": state.encoder is not None, "index": state.index.ready}
+        try:
+            with state.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = True
+        except DBAPIError:
+            checks["database"] = False
+        ok = all(checks.values())
+        return JSONResponse(
+            {
+                "status": "ready" if ok else "not ready",
+                "checks": checks,
+                "profiles": state.index.count(),
+            },
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def prometheus() -> PlainTextResponse:
+        """Prometheus text format."""
+        return PlainTextResponse(
+            generate_latest(metrics.registry).decode(), media_type="text/plain; version=0.0.4"
+        )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MatchmakerError)
+    async def domain_error(_: Request, exc: MatchmakerError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Name each offending field; never echo the input back (it may be huge or secret).
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def db_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return JSONResponse(
+            {"detail": "the database is unavailable; retry shortly", "code": "unavailable"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(_: Request, __: RecursionError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "JSON is nested too deeply", "code": "invalid_input"}, status_code=422
+        )

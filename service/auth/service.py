@@ -1,0 +1,94 @@
+"""API keys and roles.
+
+Keys are random 256-bit tokens; only their SHA-256 is stored. A presented key is hashed and looked
+up by hash (a high-entropy secret's hash leaks nothing through lookup timing); the configured admin
+key is compared with ``hmac.compare_digest``. Keys never appear in logs or error bodies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.auth.models import ApiKey
+from service.errors import Forbidden, Unauthorized
+
+Role = Literal["anonymous", "owner", "official", "admin"]
+KEY_PREFIX = "mm_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    key_id: int | None = None
+    profile_id: int | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("official", "admin")
+
+    def owns(self, profile_id: int) -> bool:
+        return self.role == "owner" and self.profile_id == profile_id
+
+    @property
+    def rate_key(self) -> str:
+        return f"key:{self.key_id}" if self.key_id is not None else "admin"
+
+
+ANONYMOUS = Principal("anonymous")
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_key(
+    session: Session, role: Role, label: str | None = None, profile_id: int | None = None
+) -> str:
+    raw = new_key()
+    session.add(ApiKey(key_hash=hash_key(raw), role=role, label=label, profile_id=profile_id))
+    session.flush()
+    return raw
+
+
+def resolve(session: Session, raw: str | None, admin_key: str | None) -> Principal:
+    if raw is None or raw == "":
+        return ANONYMOUS
+    if admin_key and hmac.compare_digest(raw.encode(), admin_key.encode()):
+        return Principal("admin")
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw)))
+    if row is None:
+        raise Unauthorized("unknown API key")
+    return Principal(row.role, row.id, row.profile_id)  # type: ignore[arg-type]
+
+
+def require_staff(principal: Principal) -> None:
+    """Officials and admins only."""
+    if principal.role == "anonymous":
+        raise Unauthorized("an official or admin API key is required (header X-API-Key)")
+    if not principal.is_staff:
+        raise Forbidden("this needs an official or admin key")
+
+
+def require_owner_or_staff(principal: Principal, profile_id: int) -> None:
+    if principal.role == "anonymous":
+        raise Unauthorized("an API key is required (header X-API-Key)")
+    if not (principal.is_staff or principal.owns(profile_id)):
+        raise Forbidden("only the profile's owner, officials and admins may do this")
+
+
+def require_owner_or_admin(principal: Principal, profile_id: int) -> None:
+    if principal.role == "anonymous":
+        raise Unauthorized("an API key is required (header X-API-Key)")
+    if not (principal.role == "admin" or principal.owns(profile_id)):
+        raise Forbidden("only the profile's owner or an admin may change it")

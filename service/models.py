@@ -1,0 +1,8 @@
+"""Imports every model so ``Base.metadata`` is complete (Alembic autogenerate, tests)."""
+
+from service.auth.models import ApiKey
+from service.db import Base
+from service.exports.models import ExportJob
+from service.profiles.models import Profile, ProfileChange, ProfileEmbedding
+
+__all__ = ["ApiKey", "Base", "ExportJob", "Profile", "ProfileChange", "ProfileEmbedding"]

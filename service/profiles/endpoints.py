@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from service.auth.service import Principal, require_owner_or_admin, require_staff
+from service.deps import EncoderDep, PrincipalDep, SessionDep, StateDep
+from service.errors import MatchmakerError
+from service.profiles import service
+from service.profiles.schemas import (
+    BulkItemResult,
+    BulkRequest,
+    BulkResponse,
+    ProfileCreate,
+    ProfileCreated,
+    ProfileList,
+    ProfileOut,
+    ProfileUpdate,
+    Sector,
+    SectorList,
+)
+from service.sectors import SECTOR_CODES, SECTORS, relation
+from service.vocab import Country, OrgType
+
+router = APIRouter(prefix="/v1", tags=["profiles"])
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/profiles", status_code=201, response_model=ProfileCreated)
+def create_profile(
+    body: ProfileCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    state: StateDep,
+    principal: PrincipalDep,
+) -> ProfileCreated:
+    """Open registration. The response carries the owner key, shown only this once."""
+    if principal.role != "admin":
+        state.limiter.registration(client_address(request))
+    reg = service.register(session, state.encoder, body)
+    out = service.to_out(reg.profile, Principal("owner", profile_id=reg.profile.id))
+    response.headers["Location"] = f"/v1/profiles/{reg.profile.public_id}"
+    return ProfileCreated(**out.model_dump(), api_key=reg.api_key)
+
+
+@router.post("/profiles/bulk", response_model=BulkResponse)
+def bulk_create(
+    body: BulkRequest, session: SessionDep, state: StateDep, principal: PrincipalDep
+) -> BulkResponse:
+    """Register up to 1000 profiles (officials and admins); each item succeeds or fails alone."""
+    require_staff(principal)
+    if principal.role != "admin":
+        state.limiter.write(principal.rate_key)
+    validated = service.validate_bulk_items(body.profiles)
+    valid = [(i, v) for i, v in enumerate(validated) if not isinstance(v, MatchmakerError)]
+    done = service.register_many(session, state.encoder, [v for _, v in valid])
+    results: list[BulkItemResult] = []
+    outcome = dict(zip([i for i, _ in valid], done, strict=True))
+    for i, v in enumerate(validated):
+        r = outcome.get(i, v)
+        if isinstance(r, MatchmakerError):
+            results.append(BulkItemResult(index=i, status=r.status_code, error=r.body()))
+        else:
+            results.append(
+                BulkItemResult(index=i, status=201, id=r.profile.public_id, api_key=r.api_key)
+            )
+    created = sum(1 for r in results if r.status == 201)
+    return BulkResponse(created=created, failed=len(results) - created, results=results)
+
+
+@router.get("/profiles", response_model=ProfileList)
+def list_profiles(
+    session: SessionDep,
+    principal: PrincipalDep,
+    country: Country | None = None,
+    sector: Annotated[str | None, Query(json_schema_extra={"enum": list(SECTOR_CODES)})] = None,
+    org_type: OrgType | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ProfileList:
+    if sector is not None and sector not in SECTOR_CODES:
+        from service.errors import InvalidInput
+
+        raise InvalidInput(f"unknown sector {sector!r}; valid codes: {', '.join(SECTOR_CODES)}")
+    return service.list_profiles(
+        session,
+        principal,
+        country=country,
+        sector=sector,
+        org_type=org_type,
+        q=q,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/profiles/{profile_id}", response_model=ProfileOut)
+def get_profile(profile_id: str, session: SessionDep, principal: PrincipalDep) -> ProfileOut:
+    return service.to_out(service.get(session, profile_id), principal)
+
+
+@router.patch("/profiles/{profile_id}", response_model=ProfileOut)
+def update_profile(
+    profile_id: str,
+    body: ProfileUpdate,
+    session: SessionDep,
+    state: StateDep,
+    encoder: EncoderDep,
+    principal: PrincipalDep,
+) -> ProfileOut:
+    profile = service.get(session, profile_id)
+    require_owner_or_admin(principal, profile.id)
+    if principal.role != "admin":
+        state.limiter.write(principal.rate_key)
+    return service.to_out(service.update(session, encoder, profile, body), principal)
+
+
+@router.delete("/profiles/{profile_id}", status_code=204)
+def delete_profile(
+    profile_id: str, session: SessionDep, state: StateDep, principal: PrincipalDep
+) -> Response:
+    profile = service.get(session, profile_id)
+    require_owner_or_admin(principal, profile.id)
+    if principal.role != "admin":
+        state.limiter.write(principal.rate_key)
+    service.delete(session, profile)
+    return Response(status_code=204)
+
+
+@router.get("/sectors", response_model=SectorList, tags=["reference"])
+def list_sectors() -> SectorList:
+    return SectorList(
+        sectors=[
+            Sector(
+                code=s.code,
+                name=s.name,
+                description=s.description,
+                related={
+                    o: relation(s.code, o)
+                    for o in SECTOR_CODES
+                    if o != s.code and relation(s.code, o) > 0
+                },
+            )
+            for s in SECTORS
+        ]
+    )

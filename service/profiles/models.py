@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.db import Base, utcnow
+
+# SQLite only autoincrements INTEGER primary keys; PostgreSQL gets a 64-bit key.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Profile(Base):
+    __tablename__ = "profiles"
+    __table_args__ = (UniqueConstraint("country", "name_key", name="uq_profiles_country_name_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Name folded for duplicate detection (case and whitespace).
+    name_key: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    org_type: Mapped[str] = mapped_column(String(32))
+    sectors: Mapped[list[str]] = mapped_column(JSON)
+    # Bitmask of sectors (service.sectors.SECTOR_BIT) so filters work the same on SQLite and PG.
+    sector_mask: Mapped[int] = mapped_column(Integer, index=True)
+    capabilities: Mapped[str] = mapped_column(Text)
+    needs: Mapped[str] = mapped_column(Text)
+    partnership_types: Mapped[list[str]] = mapped_column(JSON)
+    employees: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    city: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    website: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    contact_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    embeddings: Mapped[list[ProfileEmbedding]] = relationship(
+        back_populates="profile", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ProfileEmbedding(Base):
+    """Vectors of one text field of a profile: the source of truth the index is built from."""
+
+    __tablename__ = "profile_embeddings"
+
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True
+    )
+    field: Mapped[str] = mapped_column(String(16), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    # float32 pooled vector (normalised mean of the sentence vectors).
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    sentences: Mapped[list[str]] = mapped_column(JSON)
+    # float16 matrix, one row per sentence, for quoting the sentences that match.
+    sentence_vectors: Mapped[bytes] = mapped_column(LargeBinary)
+
+    profile: Mapped[Profile] = relationship(back_populates="embeddings")
+
+
+class ProfileChange(Base):
+    """Append-only change log; every worker's index catches up from it by ``seq``."""
+
+    __tablename__ = "profile_changes"
+
+    seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    profile_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    op: Mapped[str] = mapped_column(String(8))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

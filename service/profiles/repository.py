@@ -1,0 +1,123 @@
+"""Data access for profiles. Flushes only; the caller's unit of work commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from embeddings.encoder import DocumentEmbedding
+from embeddings.text import text_hash
+from service.indexing.service import lock_change_log
+from service.profiles.models import Profile, ProfileChange, ProfileEmbedding
+from service.sectors import SECTOR_BIT
+
+TEXT_FIELDS = ("capabilities", "needs")
+
+
+def by_public_id(session: Session, public_id: str) -> Profile | None:
+    return session.scalar(select(Profile).where(Profile.public_id == public_id))
+
+
+def by_ids(session: Session, ids: Sequence[int]) -> dict[int, Profile]:
+    if not ids:
+        return {}
+    return {p.id: p for p in session.scalars(select(Profile).where(Profile.id.in_(list(ids))))}
+
+
+def existing_name_keys(
+    session: Session, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """Map (country, name_key) to the public id of profiles that already use them."""
+    if not keys:
+        return {}
+    names = {k for _, k in keys}
+    rows = session.execute(
+        select(Profile.country, Profile.name_key, Profile.public_id).where(
+            Profile.name_key.in_(names)
+        )
+    )
+    wanted = set(keys)
+    return {(c, n): pid for c, n, pid in rows if (c, n) in wanted}
+
+
+def list_page(
+    session: Session,
+    *,
+    country: str | None,
+    sector: str | None,
+    org_type: str | None,
+    q: str | None,
+    after_id: int,
+    limit: int,
+) -> list[Profile]:
+    stmt = select(Profile).where(Profile.id > after_id)
+    if country:
+        stmt = stmt.where(Profile.country == country)
+    if sector:
+        stmt = stmt.where(Profile.sector_mask.op("&")(SECTOR_BIT[sector]) != 0)
+    if org_type:
+        stmt = stmt.where(Profile.org_type == org_type)
+    if q:
+        needle = q.lower()
+        stmt = stmt.where(
+            func.lower(Profile.name).contains(needle, autoescape=True)
+            | func.lower(Profile.capabilities).contains(needle, autoescape=True)
+            | func.lower(Profile.needs).contains(needle, autoescape=True)
+        )
+    return list(session.scalars(stmt.order_by(Profile.id).limit(limit)))
+
+
+def embedding_rows(session: Session, profile_id: int) -> dict[str, ProfileEmbedding]:
+    rows = session.scalars(
+        select(ProfileEmbedding).where(ProfileEmbedding.profile_id == profile_id)
+    )
+    return {r.field: r for r in rows}
+
+
+def embedding_row(
+    profile_id: int, field: str, model: str, text: str, doc: DocumentEmbedding
+) -> ProfileEmbedding:
+    return ProfileEmbedding(
+        profile_id=profile_id,
+        field=field,
+        model=model,
+        text_hash=text_hash(text),
+        vector=doc.vector.astype(np.float32).tobytes(),
+        sentences=doc.sentences,
+        sentence_vectors=doc.sentence_vectors.astype(np.float16).tobytes(),
+    )
+
+
+def sentence_data(
+    session: Session, ids: Sequence[int], fields: Sequence[str] = TEXT_FIELDS
+) -> dict[tuple[int, str], tuple[list[str], np.ndarray]]:
+    """Sentences and their vectors per (profile id, field), for quoting matches."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            ProfileEmbedding.profile_id,
+            ProfileEmbedding.field,
+            ProfileEmbedding.sentences,
+            ProfileEmbedding.sentence_vectors,
+        )
+        .where(ProfileEmbedding.profile_id.in_(list(ids)))
+        .where(ProfileEmbedding.field.in_(list(fields)))
+    )
+    out = {}
+    for pid, field, sents, blob in rows:
+        vecs = np.frombuffer(blob, dtype=np.float16).reshape(len(sents), -1).astype(np.float32)
+        out[(pid, field)] = (sents, vecs)
+    return out
+
+
+def record_changes(session: Session, profile_ids: Sequence[int], op: str) -> None:
+    """Append to the change log (under the change-log lock; see ``lock_change_log``)."""
+    if not profile_ids:
+        return
+    lock_change_log(session)
+    session.add_all(ProfileChange(profile_id=i, op=op) for i in profile_ids)
+    session.flush()

@@ -1,0 +1,271 @@
+"""Profile registration, update and deletion: plain functions taking a session.
+
+What is embedded: each profile's ``capabilities`` and ``needs`` texts, exactly as written, one
+vector per sentence plus their pooled vector. Sector names and tags are deliberately *not* folded
+in: sector fit is scored separately and exactly (``service.matching.scoring.sector_fit``), and
+mixing sector words into the texts would make every firm of a sector look alike, blurring the
+complementarity signal the texts carry.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from embeddings.encoder import Encoder
+from embeddings.text import text_hash
+from service.auth.service import Principal, create_key
+from service.errors import Conflict, InvalidInput, MatchmakerError, NotFound
+from service.profiles import repository as repo
+from service.profiles.models import Profile
+from service.profiles.schemas import ProfileCreate, ProfileList, ProfileOut, ProfileUpdate
+from service.sectors import mask_of
+
+_SPACE = re.compile(r"\s+")
+
+
+def name_key(name: str) -> str:
+    """Name folded for duplicate detection: case and whitespace do not make a new organisation."""
+    return _SPACE.sub(" ", name).strip().casefold()
+
+
+def new_public_id() -> str:
+    return "pr_" + secrets.token_hex(8)
+
+
+def mark_index_dirty(session: Session) -> None:
+    session.info["index_dirty"] = True
+
+
+@dataclass
+class Registered:
+    profile: Profile
+    api_key: str
+
+
+def register_many(
+    session: Session, encoder: Encoder, items: list[ProfileCreate]
+) -> list[Registered | MatchmakerError]:
+    """Register validated profiles; each item succeeds or fails on its own.
+
+    All texts are encoded in one batched encoder pass; each insert runs in a savepoint so a
+    failing item leaves nothing behind while the others are kept.
+    """
+    results: list[Registered | MatchmakerError | None] = [None] * len(items)
+    keys = [(it.country, name_key(it.name)) for it in items]
+    taken = repo.existing_name_keys(session, keys)
+    seen: dict[tuple[str, str], int] = {}
+    todo: list[int] = []
+    for i, key in enumerate(keys):
+        if key in taken:
+            results[i] = Conflict(
+                "an organisation with this name is already registered in this country",
+                existing_id=taken[key],
+            )
+        elif key in seen:
+            results[i] = Conflict(
+                f"duplicate of item {seen[key]} in the same request", duplicate_of=seen[key]
+            )
+        else:
+            seen[key] = i
+            todo.append(i)
+
+    texts = [t for i in todo for t in (items[i].capabilities, items[i].needs)]
+    docs = encoder.embed_documents(texts)
+    created: list[int] = []
+    for n, i in enumerate(todo):
+        item = items[i]
+        try:
+            with session.begin_nested():
+                profile = _new_profile(item)
+                session.add(profile)
+                session.flush()
+                session.add_all(
+                    repo.embedding_row(profile.id, field, encoder.model_name, text, doc)
+                    for field, text, doc in (
+                        ("capabilities", item.capabilities, docs[2 * n]),
+                        ("needs", item.needs, docs[2 * n + 1]),
+                    )
+                )
+                key = create_key(session, "owner", profile_id=profile.id)
+            results[i] = Registered(profile, key)
+            created.append(profile.id)
+        except IntegrityError:
+            # Lost a race with a concurrent registration of the same name.
+            results[i] = Conflict("an organisation with this name is already registered")
+    repo.record_changes(session, created, "upsert")
+    if created:
+        mark_index_dirty(session)
+    return results  # type: ignore[return-value]
+
+
+def _new_profile(item: ProfileCreate) -> Profile:
+    return Profile(
+        public_id=new_public_id(),
+        name=item.name,
+        name_key=name_key(item.name),
+        country=item.country,
+        org_type=item.org_type,
+        sectors=list(item.sectors),
+        sector_mask=mask_of(item.sectors),
+        capabilities=item.capabilities,
+        needs=item.needs,
+        partnership_types=list(item.partnership_types),
+        employees=item.employees,
+        city=item.city,
+        website=str(item.website) if item.website else None,
+        contact_email=str(item.contact_email) if item.contact_email else None,
+        tags=list(item.tags),
+    )
+
+
+def register(session: Session, encoder: Encoder, item: ProfileCreate) -> Registered:
+    result = register_many(session, encoder, [item])[0]
+    if isinstance(result, MatchmakerError):
+        raise result
+    return result
+
+
+def validate_bulk_items(raw_items: list[dict[str, Any]]) -> list[ProfileCreate | InvalidInput]:
+    out: list[ProfileCreate | InvalidInput] = []
+    for raw in raw_items:
+        try:
+            out.append(ProfileCreate.model_validate(raw))
+        except ValidationError as exc:
+            errors = [
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False, include_context=False, include_input=False)
+            ]
+            out.append(InvalidInput("invalid profile", errors=errors))
+    return out
+
+
+def get(session: Session, public_id: str) -> Profile:
+    profile = repo.by_public_id(session, public_id)
+    if profile is None:
+        raise NotFound(f"no profile with id {public_id!r}")
+    return profile
+
+
+def update(session: Session, encoder: Encoder, profile: Profile, patch: ProfileUpdate) -> Profile:
+    """Apply a partial update; re-encode only texts whose content changed."""
+    changes = patch.model_dump(exclude_unset=True)
+    if "name" in changes and name_key(changes["name"]) != profile.name_key:
+        taken = repo.existing_name_keys(session, [(profile.country, name_key(changes["name"]))])
+        if taken:
+            raise Conflict(
+                "an organisation with this name is already registered in this country",
+                existing_id=next(iter(taken.values())),
+            )
+        profile.name_key = name_key(changes["name"])
+    if "sectors" in changes:
+        profile.sector_mask = mask_of(changes["sectors"])
+    for field in ("website", "contact_email"):
+        if changes.get(field) is not None:
+            changes[field] = str(changes[field])
+    stored = repo.embedding_rows(session, profile.id)
+    reencode = [
+        f
+        for f in repo.TEXT_FIELDS
+        if f in changes and (f not in stored or stored[f].text_hash != text_hash(changes[f]))
+    ]
+    for field, value in changes.items():
+        setattr(profile, field, value)
+    if reencode:
+        docs = encoder.embed_documents([changes[f] for f in reencode])
+        for field, doc in zip(reencode, docs, strict=True):
+            if field in stored:
+                session.delete(stored[field])
+            session.flush()
+            session.add(
+                repo.embedding_row(profile.id, field, encoder.model_name, changes[field], doc)
+            )
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("an organisation with this name is already registered") from exc
+    if changes:
+        repo.record_changes(session, [profile.id], "upsert")
+        mark_index_dirty(session)
+    return profile
+
+
+def delete(session: Session, profile: Profile) -> None:
+    pid = profile.id
+    session.delete(profile)
+    session.flush()
+    repo.record_changes(session, [pid], "delete")
+    mark_index_dirty(session)
+
+
+def to_out(profile: Profile, principal: Principal) -> ProfileOut:
+    show_contact = principal.is_staff or principal.owns(profile.id)
+    return ProfileOut(
+        id=profile.public_id,
+        name=profile.name,
+        country=profile.country,
+        org_type=profile.org_type,
+        sectors=list(profile.sectors),
+        city=profile.city,
+        capabilities=profile.capabilities,
+        needs=profile.needs,
+        partnership_types=list(profile.partnership_types),
+        employees=profile.employees,
+        website=profile.website,
+        contact_email=profile.contact_email if show_contact else None,
+        tags=list(profile.tags),
+        created_at=profile.created_at,
+        updated_at=profile.updated_at,
+    )
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"after:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, num = raw.partition(":")
+        if prefix != "after" or not num.isdigit():
+            raise ValueError
+        return int(num)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor is not valid; use the next_cursor of a previous page") from exc
+
+
+def list_profiles(
+    session: Session,
+    principal: Principal,
+    *,
+    country: str | None,
+    sector: str | None,
+    org_type: str | None,
+    q: str | None,
+    limit: int,
+    cursor: str | None,
+) -> ProfileList:
+    rows = repo.list_page(
+        session,
+        country=country,
+        sector=sector,
+        org_type=org_type,
+        q=q,
+        after_id=decode_cursor(cursor),
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ProfileList(
+        items=[to_out(p, principal) for p in rows],
+        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+    )
