@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -148,6 +149,7 @@ def _add_health(app: FastAPI, metrics: Metrics) -> None:
                 "status": "ready" if ok else "not ready",
                 "checks": checks,
                 "profiles": state.index.count(),
+                "worker": os.getpid(),
             },
             status_code=200 if ok else 503,
         )

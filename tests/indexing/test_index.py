@@ -1,0 +1,144 @@
+"""The FAISS index equals the database, survives restarts, and never re-encodes needlessly."""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from embeddings.index import manifest_path
+from service.app import create_app
+from service.profiles.models import Profile
+from tests.conftest import create_profile, profile_payload
+
+
+def index_state(client) -> dict[str, set[int]]:
+    idx = client.app.state.matchmaker.index
+    return {c: set(ix.ids().tolist()) for c, ix in idx.indexes.items()}
+
+
+def db_state(client) -> dict[str, set[int]]:
+    with client.app.state.matchmaker.sessions() as s:
+        rows = s.execute(select(Profile.id, Profile.country)).all()
+    return {c: {i for i, cc in rows if cc == c} for c in ("IN", "KR")}
+
+
+def test_index_equals_database_after_register_update_delete(client, admin):
+    a, owner_a = create_profile(client)
+    b, _ = create_profile(client, country="KR")
+    c, owner_c = create_profile(client, country="KR")
+    assert index_state(client) == db_state(client)
+    client.patch(f"/v1/profiles/{a['id']}", headers=owner_a,
+                 json={"capabilities": "We now build lithium iron phosphate battery packs."})
+    client.delete(f"/v1/profiles/{c['id']}", headers=owner_c)
+    assert index_state(client) == db_state(client)
+    # The updated vector is the one in the index.
+    state = client.app.state.matchmaker
+    with state.sessions() as s:
+        pid = s.scalar(select(Profile.id).where(Profile.public_id == a["id"]))
+    caps, _ = state.index.vectors(np.array([pid]))
+    expected = state.encoder.embed_document(
+        "We now build lithium iron phosphate battery packs.").vector
+    assert np.allclose(caps[0], expected, atol=1e-5)
+
+
+def test_registered_profile_is_searchable_by_the_next_request(client, admin):
+    kr, _ = create_profile(client, country="KR", capabilities="We build LNG carrier hulls and "
+                           "membrane cargo containment systems at our Geoje shipyard.")
+    r = client.post("/v1/matches/search", headers=admin, json={
+        "needs": "We need a shipyard partner for LNG carrier construction.", "country": "KR"})
+    assert [m["profile"]["id"] for m in r.json()["matches"]] == [kr["id"]]
+    client.delete(f"/v1/profiles/{kr['id']}", headers=admin)
+    r = client.post("/v1/matches/search", headers=admin, json={
+        "needs": "We need a shipyard partner for LNG carrier construction.", "country": "KR"})
+    assert r.json()["matches"] == []
+
+
+def test_unchanged_text_costs_no_encoding(client, encoder):
+    a, owner = create_profile(client)
+    before = (encoder.calls, encoder.encoded_sentences)
+    url = f"/v1/profiles/{a['id']}"
+    assert client.patch(url, json={"city": "Pune"}, headers=owner).status_code == 200
+    assert client.patch(url, json={"capabilities": a["capabilities"]},
+                        headers=owner).status_code == 200
+    assert (encoder.calls, encoder.encoded_sentences) == before
+    client.patch(url, json={"needs": "A different need about hydrogen electrolysers."},
+                 headers=owner)
+    assert encoder.calls == before[0] + 1
+
+
+def test_long_text_is_split_not_truncated(client, encoder):
+    sentence = "Our foundry runs " + " ".join(f"process{i}" for i in range(400)) + "."
+    text = "We design chips. " * 40 + sentence
+    doc = encoder.embed_document(text)
+    assert sum(len(s) for s in doc.sentences) >= len(text) - 100
+    assert any("process399" in s for s in doc.sentences)
+    for s in doc.sentences:
+        assert encoder._count_tokens(s) <= 256
+    a, _ = create_profile(client, capabilities=text[:5000])
+    assert a["capabilities"] == text[:5000].strip()
+
+
+def _restart(settings, encoder):
+    return TestClient(create_app(settings, encoder=encoder))
+
+
+def _search(c, admin):
+    r = c.post("/v1/matches/search", headers=admin, json={
+        "needs": "advanced packaging and memory", "capabilities": "assembly plants in India",
+        "country": "KR", "limit": 5})
+    return [(m["profile"]["id"], m["score"]) for m in r.json()["matches"]]
+
+
+def test_restart_gives_identical_results_and_corrupt_index_is_rebuilt_without_encoding(
+    settings, encoder, admin
+):
+    with _restart(settings, encoder) as c:
+        for i in range(6):
+            c.post("/v1/profiles", json=profile_payload(country="KR" if i % 2 else "IN"))
+        first = _search(c, admin)
+    assert len(first) == 3
+    path = settings.index_dir / "profiles-KR.faiss"
+    assert path.exists() and manifest_path(path).exists()
+
+    encoded = encoder.encoded_sentences
+    with _restart(settings, encoder) as c:
+        assert c.app.state.matchmaker.index.saved_seq > 0  # loaded, not rebuilt
+        # The ad-hoc query texts are cached, so a search costs no encoding either.
+        assert _search(c, admin) == first
+    path.write_bytes(b"garbage")
+    with _restart(settings, encoder) as c:
+        assert _search(c, admin) == first
+    path.unlink()
+    with _restart(settings, encoder) as c:
+        assert _search(c, admin) == first
+    assert encoder.encoded_sentences == encoded
+
+
+def test_index_for_another_model_is_rebuilt(settings, encoder, admin):
+    import json
+
+    with _restart(settings, encoder) as c:
+        c.post("/v1/profiles", json=profile_payload(country="KR"))
+    m = manifest_path(settings.index_dir / "profiles-KR.faiss")
+    meta = json.loads(m.read_text())
+    meta["model"] = "some-other-model"
+    m.write_text(json.dumps(meta))
+    with _restart(settings, encoder) as c:
+        assert c.app.state.matchmaker.index.count()["KR"] == 1
+        assert len(_search(c, admin)) == 1
+
+
+def test_change_made_by_another_process_is_picked_up(client, admin, encoder):
+    """Another worker's write (same database) is applied before the next search."""
+    from service.db import transaction
+    from service.profiles.schemas import ProfileCreate
+    from service.profiles.service import register
+
+    state = client.app.state.matchmaker
+    with transaction(state.sessions) as s:
+        # Written without this app's request path: only the change log tells the index.
+        register(s, encoder, ProfileCreate(**profile_payload(country="KR")))
+    r = client.post("/v1/matches/search", headers=admin, json={
+        "needs": "advanced packaging and memory", "country": "KR"})
+    assert len(r.json()["matches"]) == 1

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from tests.conftest import ADMIN_KEY, make_settings, profile_payload
+
+
+def test_registration_rate_limit_per_address_with_retry_after(tmp_path, database_url, encoder,
+                                                                settings):
+    s = make_settings(tmp_path / "rl", database_url, rate_limit_enabled=True,
+                      rate_limit_registrations_per_minute=2)
+    with TestClient(create_app(s, encoder=encoder)) as c:
+        assert c.post("/v1/profiles", json=profile_payload()).status_code == 201
+        assert c.post("/v1/profiles", json=profile_payload()).status_code == 201
+        r = c.post("/v1/profiles", json=profile_payload())
+        assert r.status_code == 429
+        assert int(r.headers["retry-after"]) >= 1
+        # Admin keys are exempt.
+        r = c.post("/v1/profiles", json=profile_payload(), headers={"X-API-Key": ADMIN_KEY})
+        assert r.status_code == 201
+
+
+def test_write_rate_limit_per_key(tmp_path, database_url, encoder, settings):
+    s = make_settings(tmp_path / "rl2", database_url, rate_limit_enabled=True,
+                      rate_limit_writes_per_minute=2)
+    with TestClient(create_app(s, encoder=encoder)) as c:
+        body = c.post("/v1/profiles", json=profile_payload()).json()
+        h = {"X-API-Key": body["api_key"]}
+        url = f"/v1/profiles/{body['id']}"
+        assert c.patch(url, json={"city": "Pune"}, headers=h).status_code == 200
+        assert c.patch(url, json={"city": "Goa"}, headers=h).status_code == 200
+        r = c.patch(url, json={"city": "Surat"}, headers=h)
+        assert r.status_code == 429 and "retry-after" in r.headers
+        assert c.get(url).json()["city"] == "Goa"
+
+
+def test_cors_configurable(tmp_path, database_url, encoder, settings):
+    s = make_settings(tmp_path / "cors", database_url, cors_origins=["https://ok.example"])
+    with TestClient(create_app(s, encoder=encoder)) as c:
+        r = c.get("/v1/sectors", headers={"Origin": "https://ok.example"})
+        assert r.headers["access-control-allow-origin"] == "https://ok.example"
+        r = c.get("/v1/sectors", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
