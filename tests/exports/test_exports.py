@@ -1,0 +1,143 @@
+"""Export jobs through the API and the writer: contents, formats, filters, roles, failures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from service.exports.schemas import COLUMNS
+from tests.conftest import create_profile
+from tests.matching.test_matching_api import market  # noqa: F401 - fixture
+
+
+def run_export(client, headers, **params) -> tuple[dict, bytes]:
+    r = client.post("/v1/exports", json=params, headers=headers)
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "queued"
+    job_id = r.json()["id"]
+    for _ in range(200):
+        status = client.get(f"/v1/exports/{job_id}", headers=headers).json()
+        if status["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert status["status"] == "done", status
+    f = client.get(f"/v1/exports/{job_id}/file", headers=headers)
+    assert f.status_code == 200
+    assert f"pairings-{job_id}" in f.headers["content-disposition"]
+    return status, f.content
+
+
+def test_csv_rows_agree_with_matches(client, market, admin):  # noqa: F811
+    status, content = run_export(client, admin, format="csv", top_k=10)
+    text = content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert tuple(rows[0].keys()) == COLUMNS
+    assert status["rows"] == len(rows) == 6  # 2 IN x 3 KR, all in someone's top 10
+    keys = {(r["in_id"], r["kr_id"]) for r in rows}
+    assert len(keys) == len(rows)
+    a = market["a"]["id"]
+    got = client.get(f"/v1/profiles/{a}/matches", headers=admin).json()["matches"]
+    mine = sorted((r for r in rows if r["in_id"] == a), key=lambda r: int(r["rank_for_in"]))
+    assert [r["kr_id"] for r in mine] == [m["profile"]["id"] for m in got]
+    for r, m in zip(mine, got, strict=True):
+        assert float(r["score"]) == pytest.approx(m["score"], abs=1e-5)
+        assert float(r["complementarity"]) == pytest.approx(m["components"]["complementarity"],
+                                                            abs=1e-5)
+        assert r["explanation"] == m["explanation"]
+    assert any(r["rank_for_kr"] for r in rows)
+    assert "Korean Cathode Materials" in text
+
+
+def test_jsonl_and_parquet_read_back(client, market, official):  # noqa: F811
+    _, content = run_export(client, official, format="jsonl", top_k=1)
+    rows = [json.loads(line) for line in content.decode().splitlines()]
+    assert rows and all(tuple(r.keys()) == COLUMNS for r in rows)
+    _, content = run_export(client, official, format="parquet", top_k=2)
+    table = pq.read_table(io.BytesIO(content))
+    assert tuple(table.column_names) == COLUMNS
+    assert str(table.schema.field("score").type) == "float"
+    assert str(table.schema.field("rank_for_in").type) == "int16"
+
+
+def test_filters(client, market, admin):  # noqa: F811
+    _, content = run_export(client, admin, format="jsonl", country="IN", top_k=1)
+    rows = [json.loads(line) for line in content.decode().splitlines()]
+    assert len(rows) == 2 and all(r["rank_for_in"] == 1 for r in rows)
+    _, content = run_export(client, admin, format="jsonl", sector="defence")
+    assert content == b""
+    _, content = run_export(client, admin, format="jsonl", min_score=0.99)
+    assert content == b""
+    for bad in ({"format": "xlsx"}, {"top_k": 0}, {"top_k": 101}, {"min_score": -1},
+                {"sector": "fishing"}, {"country": "JP"}):
+        assert client.post("/v1/exports", json=bad, headers=admin).status_code == 422
+
+
+def test_export_roles(client, market, official):  # noqa: F811
+    assert client.post("/v1/exports", json={}).status_code == 401
+    assert client.post("/v1/exports", json={}, headers=market["owner_a"]).status_code == 403
+    job = client.post("/v1/exports", json={}, headers=official).json()["id"]
+    for url in (f"/v1/exports/{job}", f"/v1/exports/{job}/file"):
+        assert client.get(url).status_code == 401
+        assert client.get(url, headers=market["owner_a"]).status_code == 403
+    assert client.get("/v1/exports/ex_missing", headers=official).status_code == 404
+
+
+def test_failing_job_reports_failed_and_leaves_no_file(client, market, admin, settings):  # noqa: F811
+    # Make the export directory unusable: a file where the directory should be.
+    settings.export_dir.parent.mkdir(parents=True, exist_ok=True)
+    if settings.export_dir.exists():
+        import shutil
+
+        shutil.rmtree(settings.export_dir)
+    settings.export_dir.write_text("not a directory")
+    job = client.post("/v1/exports", json={"format": "csv"}, headers=admin).json()["id"]
+    for _ in range(200):
+        status = client.get(f"/v1/exports/{job}", headers=admin).json()
+        if status["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert status["status"] == "failed" and status["error"]
+    assert client.get(f"/v1/exports/{job}/file", headers=admin).status_code == 409
+
+
+def test_interrupted_job_is_marked_failed_not_done(client, admin):
+    from datetime import timedelta
+
+    from service.db import transaction, utcnow
+    from service.exports.models import ExportJob
+    from service.exports.service import fail_stale_jobs
+
+    state = client.app.state.matchmaker
+    with transaction(state.sessions) as s:
+        s.add(ExportJob(id="ex_dead", status="running", format="csv", params={}, progress=0.4,
+                        heartbeat_at=utcnow() - timedelta(minutes=5)))
+    with transaction(state.sessions) as s:
+        assert fail_stale_jobs(s) == 1
+    status = client.get("/v1/exports/ex_dead", headers=admin).json()
+    assert status["status"] == "failed" and "interrupted" in status["error"]
+
+
+def test_partial_file_never_visible(client, admin, settings, tmp_path):
+    """The writer writes under a hidden temporary name and renames at the end."""
+    from service.exports.schemas import ExportParams
+    from service.exports.writer import write_export
+
+    create_profile(client, country="KR")
+    create_profile(client, country="IN")
+    state = client.app.state.matchmaker
+    out = tmp_path / "out.csv"
+    seen = []
+
+    def progress(p: float) -> None:
+        seen.append((p, out.exists()))
+
+    with state.sessions() as s:
+        rows = write_export(s, state.index, settings, ExportParams(format="csv"), out, progress)
+    assert rows == 1 and out.exists()
+    assert all(not exists for p, exists in seen if p < 1.0)
+    assert not list(tmp_path.glob(".*partial"))
