@@ -155,8 +155,11 @@ def _add_health(app: FastAPI, metrics: Metrics) -> None:
         )
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
-    def prometheus() -> PlainTextResponse:
+    def prometheus(state: StateDep) -> PlainTextResponse:
         """Prometheus text format."""
+        metrics.encoded.set(state.encoder.encoded_sentences)
+        metrics.indexed.labels("IN").set(state.index.count()["IN"])
+        metrics.indexed.labels("KR").set(state.index.count()["KR"])
         return PlainTextResponse(
             generate_latest(metrics.registry).decode(), media_type="text/plain; version=0.0.4"
         )

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     export_retention_hours: float = Field(
         24.0, gt=0, description="Finished export files older than this are deleted."
     )
+    export_stale_after_s: float = Field(
+        15.0, gt=0, description="A running export whose heartbeat is older is marked failed."
+    )
     log_level: str = Field("INFO", description="Python logging level.")
 
     @cached_property

@@ -71,3 +71,13 @@ def test_db_upgrade_and_downgrade(tmp_path, monkeypatch):
     assert count(url) == 0
     assert runner.invoke(app, ["db", "downgrade", "base"]).exit_code == 0
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+
+
+def test_seed_synthetic_with_planted_pairs(env, database_url):
+    planted = env / "planted.csv"
+    r = runner.invoke(app, ["seed", "--synthetic", "40", "--random-seed", "3",
+                            "--planted-out", str(planted)])
+    assert r.exit_code == 0, r.output
+    assert count(database_url) == 40
+    rows = list(csv.DictReader(planted.open()))
+    assert rows and set(rows[0]) == {"in_name", "kr_name", "in_index", "kr_index"}

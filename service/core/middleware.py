@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -129,9 +129,15 @@ class Metrics:
             buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.encoded = Counter(
-            "matchmaker_encoded_sentences_total",
-            "Sentences run through the encoder",
+        self.encoded = Gauge(
+            "matchmaker_encoded_sentences",
+            "Sentences this process ran through the encoder",
+            registry=self.registry,
+        )
+        self.indexed = Gauge(
+            "matchmaker_indexed_profiles",
+            "Profiles in this process's search index",
+            ["country"],
             registry=self.registry,
         )
 

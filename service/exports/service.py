@@ -72,8 +72,8 @@ def finished_file(job: ExportJob) -> Path:
     return path
 
 
-def fail_stale_jobs(session: Session) -> int:
-    cutoff = utcnow() - STALE_AFTER
+def fail_stale_jobs(session: Session, stale_after: timedelta = STALE_AFTER) -> int:
+    cutoff = utcnow() - stale_after
     res = session.execute(
         update(ExportJob)
         .where(ExportJob.status == "running")
@@ -122,7 +122,9 @@ class ExportRunner:
         while not self._stop.is_set():
             try:
                 with transaction(self.state.sessions) as session:
-                    fail_stale_jobs(session)
+                    fail_stale_jobs(
+                        session, timedelta(seconds=self.state.settings.export_stale_after_s)
+                    )
                     if time.monotonic() - last_clean > 600:
                         clean_old_files(
                             session,

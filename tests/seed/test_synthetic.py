@@ -1,0 +1,219 @@
+"""Tests for the synthetic registry generator (service.seed.synthetic)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from functools import cache
+
+import pytest
+
+from service.seed import synthetic
+from service.seed.synthetic import SyntheticSet, generate, stream, write_planted_pairs
+
+KEYS = {
+    "name",
+    "country",
+    "org_type",
+    "sectors",
+    "capabilities",
+    "needs",
+    "partnership_types",
+    "employees",
+    "city",
+    "tags",
+    "website",
+}
+SECTORS = {
+    "semiconductors",
+    "ai",
+    "clean_energy",
+    "shipbuilding",
+    "defence",
+    "automotive",
+    "steel_materials",
+}
+ORG_TYPES = {"company", "startup", "research_institute", "university", "government_agency"}
+PARTNERSHIP_TYPES = {
+    "joint_venture",
+    "technology_licensing",
+    "co_development",
+    "manufacturing",
+    "supply_chain",
+    "research_collaboration",
+    "investment",
+}
+EMPLOYEES = {
+    "company": (1, 100_000),
+    "startup": (5, 200),
+    "research_institute": (1, 100_000),
+    "university": (1, 100_000),
+    "government_agency": (1, 100_000),
+}
+WEBSITE = re.compile(r"^https://[a-z0-9]+(-[a-z0-9]+)*\.example$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SENTENCE_END = re.compile(r"(?<=\.)\s+")
+
+
+@cache
+def _sample(n: int, seed: int) -> SyntheticSet:
+    return generate(n, random_seed=seed)
+
+
+def _sentences(text: str) -> int:
+    return len(SENTENCE_END.split(text))
+
+
+def _normalised(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def test_same_seed_gives_identical_output() -> None:
+    a = generate(400, random_seed=7)
+    b = generate(400, random_seed=7)
+    assert a == b
+    assert generate(400, random_seed=8).profiles != a.profiles
+
+
+def test_stream_yields_what_generate_returns() -> None:
+    pairs, profiles = stream(300, random_seed=3)
+    expected = generate(300, random_seed=3)
+    assert pairs == expected.planted_pairs
+    assert list(profiles) == expected.profiles
+
+
+def test_names_distinct_per_country_at_scale() -> None:
+    s = _sample(20_000, 1)
+    seen: dict[str, set[str]] = {"IN": set(), "KR": set()}
+    for p in s.profiles:
+        key = _normalised(p["name"])
+        assert key not in seen[p["country"]], p["name"]
+        seen[p["country"]].add(key)
+    assert len({p["website"] for p in s.profiles}) == len(s.profiles)
+
+
+def test_every_field_within_limits() -> None:
+    s = _sample(3_000, 2)
+    in_cities = {p["city"] for p in s.profiles if p["country"] == "IN"}
+    kr_cities = {p["city"] for p in s.profiles if p["country"] == "KR"}
+    assert not in_cities & kr_cities
+    for p in s.profiles:
+        assert set(p) == KEYS
+        assert 2 <= len(p["name"]) <= 200 and p["name"] == " ".join(p["name"].split())
+        assert p["country"] in ("IN", "KR")
+        assert p["org_type"] in ORG_TYPES
+        sectors = p["sectors"]
+        assert 1 <= len(sectors) <= 3 and len(set(sectors)) == len(sectors)
+        assert set(sectors) <= SECTORS
+        assert 250 <= len(p["capabilities"]) <= 1200
+        assert 3 <= _sentences(p["capabilities"]) <= 6
+        assert 150 <= len(p["needs"]) <= 900
+        assert 2 <= _sentences(p["needs"]) <= 4
+        for text in (p["name"], p["capabilities"], p["needs"], p["city"]):
+            assert not CONTROL.search(text) and "{" not in text and "}" not in text
+        ptypes = p["partnership_types"]
+        assert len(ptypes) <= 3 and len(set(ptypes)) == len(ptypes)
+        assert set(ptypes) <= PARTNERSHIP_TYPES
+        low, high = EMPLOYEES[p["org_type"]]
+        assert isinstance(p["employees"], int) and low <= p["employees"] <= high
+        assert isinstance(p["city"], str) and 1 <= len(p["city"]) <= 100
+        tags = p["tags"]
+        assert 2 <= len(tags) <= 8 and len(set(tags)) == len(tags)
+        assert all(0 < len(t) <= 40 and t == t.lower() for t in tags)
+        assert WEBSITE.match(p["website"]), p["website"]
+
+
+def test_mix_of_countries_sectors_and_org_types() -> None:
+    s = _sample(3_000, 2)
+    countries = Counter(p["country"] for p in s.profiles)
+    assert countries["IN"] == countries["KR"] == 1_500
+    assert {p["sectors"][0] for p in s.profiles} == SECTORS
+    org_types = Counter(p["org_type"] for p in s.profiles)
+    assert set(org_types) == ORG_TYPES
+    assert org_types["company"] + org_types["startup"] > 0.7 * len(s.profiles)
+    assert org_types["government_agency"] < org_types["university"] < org_types["company"]
+
+
+def test_vocabularies_are_rich_and_reworded() -> None:
+    assert set(synthetic.VOCAB) == SECTORS
+    for vocab in synthetic.VOCAB.values():
+        assert len(vocab.concepts) >= 25
+        assert len(vocab.facilities) >= 10
+        assert len(vocab.certifications) >= 8
+        assert len({c.tag for c in vocab.concepts}) == len(vocab.concepts)
+        for concept in vocab.concepts:
+            assert concept.capability.casefold() != concept.need.casefold()
+
+
+def _concepts_by_need() -> dict[str, synthetic.Concept]:
+    return {c.need: c for v in synthetic.VOCAB.values() for c in v.concepts}
+
+
+def _answered(needs_text: str, capabilities_text: str) -> bool:
+    """True if every concept need in ``needs_text`` is offered in ``capabilities_text``."""
+    found = [c for need, c in _concepts_by_need().items() if need in needs_text]
+    return bool(found) and all(c.capability in capabilities_text for c in found)
+
+
+def test_planted_pairs_are_valid_and_complementary() -> None:
+    s = _sample(5_000, 4)
+    assert len(s.planted_pairs) == 100
+    used = [i for pair in s.planted_pairs for i in pair]
+    assert len(used) == len(set(used))
+    for in_index, kr_index in s.planted_pairs:
+        a, b = s.profiles[in_index], s.profiles[kr_index]
+        assert (a["country"], b["country"]) == ("IN", "KR")
+        assert a["sectors"][0] == b["sectors"][0]
+        assert set(a["partnership_types"]) & set(b["partnership_types"])
+        assert _answered(a["needs"], b["capabilities"])
+        assert _answered(b["needs"], a["capabilities"])
+        # Needs are phrased differently from the matching capabilities.
+        for concept in _concepts_by_need().values():
+            assert concept.capability not in a["needs"] and concept.capability not in b["needs"]
+
+
+def test_complementarity_is_rare_outside_planted_pairs() -> None:
+    s = _sample(3_000, 2)
+    planted = set(s.planted_pairs)
+    ins = [i for i, p in enumerate(s.profiles) if p["country"] == "IN"][:150]
+    krs = [i for i, p in enumerate(s.profiles) if p["country"] == "KR"][:150]
+    mutual = sum(
+        1
+        for i in ins
+        for k in krs
+        if (i, k) not in planted
+        and _answered(s.profiles[i]["needs"], s.profiles[k]["capabilities"])
+        and _answered(s.profiles[k]["needs"], s.profiles[i]["capabilities"])
+    )
+    assert mutual < 0.001 * len(ins) * len(krs)
+
+
+def test_planted_fraction_controls_pair_count() -> None:
+    assert generate(500, random_seed=1, planted_fraction=0.0).planted_pairs == []
+    assert len(generate(500, random_seed=1, planted_fraction=0.1).planted_pairs) == 50
+    assert generate(1, random_seed=1).planted_pairs == []
+    assert generate(0).profiles == []
+
+
+@pytest.mark.parametrize(("n", "fraction"), [(-1, 0.02), (10, -0.1), (10, 0.6)])
+def test_invalid_arguments_are_rejected(n: int, fraction: float) -> None:
+    with pytest.raises(ValueError):
+        generate(n, planted_fraction=fraction)
+
+
+def test_write_planted_pairs_round_trips(tmp_path) -> None:
+    s = _sample(5_000, 4)
+    path = tmp_path / "planted.csv"
+    write_planted_pairs(s, path)
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["in_name", "kr_name", "in_index", "kr_index"]
+    assert len(rows) == len(s.planted_pairs) + 1
+    for row, (in_index, kr_index) in zip(rows[1:], s.planted_pairs, strict=True):
+        assert row == [
+            s.profiles[in_index]["name"],
+            s.profiles[kr_index]["name"],
+            str(in_index),
+            str(kr_index),
+        ]

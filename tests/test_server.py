@@ -1,0 +1,197 @@
+"""A real ``matchmaker serve`` process: two workers, SIGKILL crashes, restarts."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_KEY, profile_payload
+
+pytestmark = pytest.mark.slow
+ADMIN = {"X-API-Key": ADMIN_KEY}
+BIN = Path(sys.executable).parent / "matchmaker"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data_dir: Path, database_url: str, model_cache: Path, workers: int = 1):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if not (data_dir / "models").exists():
+            (data_dir / "models").symlink_to(model_cache)
+        self.env = {**os.environ, "MATCHMAKER_DATA_DIR": str(data_dir),
+                    "MATCHMAKER_DATABASE_URL": database_url, "MATCHMAKER_ADMIN_KEY": ADMIN_KEY,
+                    "MATCHMAKER_RATE_LIMIT_ENABLED": "false", "MATCHMAKER_LOG_LEVEL": "WARNING",
+                    "MATCHMAKER_INDEX_SAVE_INTERVAL_S": "0.3",
+                    "MATCHMAKER_EXPORT_STALE_AFTER_S": "3"}
+        self.workers = workers
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen(
+            [str(BIN), "serve", "--port", str(self.port), "--workers", str(self.workers)],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            assert self.proc.poll() is None, "server exited during start-up"
+            time.sleep(0.2)
+        raise AssertionError("server did not become ready")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def server_factory(tmp_path, database_url, settings, model_cache):
+    servers: list[Server] = []
+
+    def make(workers: int = 1) -> Server:
+        s = Server(tmp_path / "srv", database_url, model_cache, workers)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+def metric(text: str, name: str) -> float:
+    m = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_two_workers_see_each_others_writes_within_a_second(server_factory):
+    srv = server_factory(workers=2).start()
+    pids = set()
+    for _ in range(40):
+        with httpx.Client() as c:  # a new connection each time, spread across workers
+            pids.add(c.get(srv.url + "/readyz").json()["worker"])
+    assert len(pids) == 2
+    body = profile_payload(country="KR", capabilities="We build ammonia-fuelled container "
+                           "ships and retrofit dual-fuel engines at our Ulsan yard.")
+    created = httpx.post(srv.url + "/v1/profiles", json=body).json()["id"]
+    t0 = time.monotonic()
+    seen_by = set()
+    for _ in range(20):
+        with httpx.Client() as c:
+            r = c.post(srv.url + "/v1/matches/search", headers=ADMIN, json={
+                "needs": "We need a shipyard that builds ammonia-fuelled ships.", "country": "KR"})
+            ids = [m["profile"]["id"] for m in r.json()["matches"]]
+            assert created in ids
+            seen_by.add(c.get(srv.url + "/readyz").json()["worker"])
+    assert time.monotonic() - t0 < 20
+    # The index of both workers holds it within a second, even without a search to trigger it.
+    second = httpx.post(srv.url + "/v1/profiles", json=profile_payload(country="IN")).json()
+    time.sleep(1.0)
+    counts = set()
+    for _ in range(30):
+        with httpx.Client() as c:
+            ready = c.get(srv.url + "/readyz").json()
+            counts.add((ready["worker"], ready["profiles"]["IN"], ready["profiles"]["KR"]))
+    assert {(ins, krs) for _, ins, krs in counts} == {(1, 1)}
+    assert second["id"]
+
+
+def test_sigkill_loses_no_acknowledged_profile(server_factory):
+    acked: list[str] = []
+    srv = server_factory()
+    for round_ in range(3):
+        srv.start()
+        stop = threading.Event()
+
+        def writer() -> None:
+            with httpx.Client(timeout=10) as c:
+                while not stop.is_set():
+                    try:
+                        r = c.post(srv.url + "/v1/profiles",
+                                   json=profile_payload(country="KR" if len(acked) % 2 else "IN"))
+                    except httpx.HTTPError:
+                        return
+                    if r.status_code == 201:
+                        acked.append(r.json()["id"])
+
+        t = threading.Thread(target=writer)
+        t.start()
+        target = len(acked) + 8 + 4 * round_
+        while len(acked) < target:
+            time.sleep(0.05)
+        time.sleep(0.1 * round_)  # vary the moment: mid-request, mid-save
+        srv.kill()
+        stop.set()
+        t.join()
+
+    srv.start()
+    with httpx.Client() as c:
+        for pid in acked:
+            assert c.get(f"{srv.url}/v1/profiles/{pid}").status_code == 200
+        listed = []
+        cursor = None
+        while True:
+            page = c.get(srv.url + "/v1/profiles", params={"limit": 200, "cursor": cursor}).json()
+            listed += [p["id"] for p in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert len(listed) == len(set(listed))
+        assert set(acked) <= set(listed)
+        ready = c.get(srv.url + "/readyz").json()
+        assert sum(ready["profiles"].values()) == len(listed)
+        # The index came back from the saved file and the stored vectors: nothing re-encoded.
+        assert metric(c.get(srv.url + "/metrics").text, "matchmaker_encoded_sentences") == 0
+
+
+def test_export_interrupted_by_sigkill_is_failed_after_restart(server_factory):
+    srv = server_factory().start()
+    with httpx.Client() as c:
+        for i in range(6):
+            c.post(srv.url + "/v1/profiles", json=profile_payload(country="KR" if i % 2 else "IN"))
+        job = c.post(srv.url + "/v1/exports", headers=ADMIN, json={"format": "csv"}).json()["id"]
+    srv.kill()
+    srv.start()
+    deadline = time.monotonic() + 30
+    with httpx.Client() as c:
+        while time.monotonic() < deadline:
+            status = c.get(f"{srv.url}/v1/exports/{job}", headers=ADMIN).json()
+            if status["status"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        # Either it finished before the kill (file complete) or it is reported failed.
+        assert status["status"] in ("done", "failed")
+        if status["status"] == "done":
+            f = c.get(f"{srv.url}/v1/exports/{job}/file", headers=ADMIN)
+            assert f.status_code == 200 and f.text.count("\n") == status["rows"] + 1
+        else:
+            assert "interrupted" in status["error"] or status["error"]
