@@ -257,7 +257,7 @@ class Encoder:
         out: list[str] = []
         for s in split_sentences(text):
             # Cheap pre-check: a sentence of few characters cannot exceed the window.
-            if len(s) < self._backend.max_tokens:
+            if len(s) < self._backend.max_tokens - 2:  # at most one token per character
                 out.append(s)
             else:
                 out.extend(fit_to_window(s, self._count_tokens, self._backend.max_tokens))

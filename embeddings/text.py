@@ -31,7 +31,10 @@ def fit_to_window(
     """Cut ``sentence`` into word windows of at most ``max_tokens`` tokens."""
     if count_tokens(sentence) <= max_tokens:
         return [sentence]
-    words = sentence.split(" ")
+    # A WordPiece token covers at least one character, so a "word" longer than half the window
+    # (a URL, a hash, a run of symbols) is first cut into character chunks that surely fit.
+    chunk = max(1, max_tokens // 2)
+    words = [w[i : i + chunk] for w in sentence.split(" ") for i in range(0, max(len(w), 1), chunk)]
     pieces: list[str] = []
     start = 0
     while start < len(words):

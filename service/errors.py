@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 
 class MatchmakerError(Exception):
     status_code = 400
@@ -40,8 +42,23 @@ class Conflict(MatchmakerError):
 
 
 class InvalidInput(MatchmakerError):
+    """422 in the same shape as request validation errors: ``detail`` lists each problem."""
+
     status_code = 422
     code = "invalid_input"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        loc: list[str | int] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.errors = errors or [{"loc": loc or [], "msg": message, "type": "value_error"}]
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.errors}
 
 
 class RateLimited(MatchmakerError):
@@ -56,3 +73,27 @@ class RateLimited(MatchmakerError):
 class Unavailable(MatchmakerError):
     status_code = 503
     code = "unavailable"
+
+
+class ErrorBody(BaseModel):
+    """Body of every error response other than 422."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str
+    code: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "Malformed request"),
+        (401, "Missing or unknown API key"),
+        (403, "The key lacks the right"),
+        (404, "Not found"),
+        (409, "Conflict (duplicate organisation, export not done)"),
+        (413, "Request body too large"),
+        (429, "Rate limited; see Retry-After"),
+        (503, "Database unavailable or index catching up"),
+    )
+}

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from embeddings.encoder import Encoder
 from service.app import build_encoder, create_app
@@ -32,7 +33,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if PG_URL:
         url = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
         name = f"mm_test_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         test_url = url.set(database=name).render_as_string(hide_password=False)

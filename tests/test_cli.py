@@ -50,8 +50,20 @@ def test_seed_is_idempotent_then_export_and_reindex(env, database_url):
     assert r.exit_code == 0 and count(database_url) == n
     assert "0 created" in r.output
     out = env / "pairs.csv"
-    r = runner.invoke(app, ["export", "--format", "csv", "--out", str(out), "--top-k", "3",
-                            "--sector", "shipbuilding"])
+    r = runner.invoke(
+        app,
+        [
+            "export",
+            "--format",
+            "csv",
+            "--out",
+            str(out),
+            "--top-k",
+            "3",
+            "--sector",
+            "shipbuilding",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "rows written" in r.stdout
     rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
@@ -75,8 +87,9 @@ def test_db_upgrade_and_downgrade(tmp_path, monkeypatch):
 
 def test_seed_synthetic_with_planted_pairs(env, database_url):
     planted = env / "planted.csv"
-    r = runner.invoke(app, ["seed", "--synthetic", "40", "--random-seed", "3",
-                            "--planted-out", str(planted)])
+    r = runner.invoke(
+        app, ["seed", "--synthetic", "40", "--random-seed", "3", "--planted-out", str(planted)]
+    )
     assert r.exit_code == 0, r.output
     assert count(database_url) == 40
     rows = list(csv.DictReader(planted.open()))

@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from service.migrate import downgrade, upgrade
 from service.models import Base
@@ -19,7 +20,7 @@ def _fresh_url(tmp_path):
         return f"sqlite:///{tmp_path / 'mig.db'}", None
     url = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     name = f"mm_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     return url.set(database=name).render_as_string(hide_password=False), (admin, name)
@@ -31,12 +32,18 @@ def test_upgrade_downgrade_upgrade_and_no_autogenerate_diff(tmp_path):
         upgrade(url)
         engine = create_engine(url)
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                    Base.metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+            )
         assert diff == []
         tables = set(inspect(engine).get_table_names())
-        assert {"profiles", "profile_embeddings", "profile_changes", "api_keys",
-                "export_jobs"} <= tables
+        assert {
+            "profiles",
+            "profile_embeddings",
+            "profile_changes",
+            "api_keys",
+            "export_jobs",
+        } <= tables
         downgrade(url, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         upgrade(url)

@@ -35,18 +35,25 @@ class Server:
         data_dir.mkdir(parents=True, exist_ok=True)
         if not (data_dir / "models").exists():
             (data_dir / "models").symlink_to(model_cache)
-        self.env = {**os.environ, "MATCHMAKER_DATA_DIR": str(data_dir),
-                    "MATCHMAKER_DATABASE_URL": database_url, "MATCHMAKER_ADMIN_KEY": ADMIN_KEY,
-                    "MATCHMAKER_RATE_LIMIT_ENABLED": "false", "MATCHMAKER_LOG_LEVEL": "WARNING",
-                    "MATCHMAKER_INDEX_SAVE_INTERVAL_S": "0.3",
-                    "MATCHMAKER_EXPORT_STALE_AFTER_S": "3"}
+        self.env = {
+            **os.environ,
+            "MATCHMAKER_DATA_DIR": str(data_dir),
+            "MATCHMAKER_DATABASE_URL": database_url,
+            "MATCHMAKER_ADMIN_KEY": ADMIN_KEY,
+            "MATCHMAKER_RATE_LIMIT_ENABLED": "false",
+            "MATCHMAKER_LOG_LEVEL": "WARNING",
+            "MATCHMAKER_INDEX_SAVE_INTERVAL_S": "0.3",
+            "MATCHMAKER_EXPORT_STALE_AFTER_S": "3",
+        }
         self.workers = workers
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Server:
         self.proc = subprocess.Popen(
             [str(BIN), "serve", "--port", str(self.port), "--workers", str(self.workers)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         deadline = time.monotonic() + 120
@@ -100,15 +107,24 @@ def test_two_workers_see_each_others_writes_within_a_second(server_factory):
         with httpx.Client() as c:  # a new connection each time, spread across workers
             pids.add(c.get(srv.url + "/readyz").json()["worker"])
     assert len(pids) == 2
-    body = profile_payload(country="KR", capabilities="We build ammonia-fuelled container "
-                           "ships and retrofit dual-fuel engines at our Ulsan yard.")
+    body = profile_payload(
+        country="KR",
+        capabilities="We build ammonia-fuelled container "
+        "ships and retrofit dual-fuel engines at our Ulsan yard.",
+    )
     created = httpx.post(srv.url + "/v1/profiles", json=body).json()["id"]
     t0 = time.monotonic()
     seen_by = set()
     for _ in range(20):
         with httpx.Client() as c:
-            r = c.post(srv.url + "/v1/matches/search", headers=ADMIN, json={
-                "needs": "We need a shipyard that builds ammonia-fuelled ships.", "country": "KR"})
+            r = c.post(
+                srv.url + "/v1/matches/search",
+                headers=ADMIN,
+                json={
+                    "needs": "We need a shipyard that builds ammonia-fuelled ships.",
+                    "country": "KR",
+                },
+            )
             ids = [m["profile"]["id"] for m in r.json()["matches"]]
             assert created in ids
             seen_by.add(c.get(srv.url + "/readyz").json()["worker"])
@@ -132,12 +148,14 @@ def test_sigkill_loses_no_acknowledged_profile(server_factory):
         srv.start()
         stop = threading.Event()
 
-        def writer() -> None:
+        def writer(stop: threading.Event = stop) -> None:
             with httpx.Client(timeout=10) as c:
                 while not stop.is_set():
                     try:
-                        r = c.post(srv.url + "/v1/profiles",
-                                   json=profile_payload(country="KR" if len(acked) % 2 else "IN"))
+                        r = c.post(
+                            srv.url + "/v1/profiles",
+                            json=profile_payload(country="KR" if len(acked) % 2 else "IN"),
+                        )
                     except httpx.HTTPError:
                         return
                     if r.status_code == 201:

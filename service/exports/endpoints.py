@@ -5,11 +5,12 @@ from fastapi.responses import FileResponse
 
 from service.auth.service import require_staff
 from service.deps import PrincipalDep, SessionDep, StateDep
+from service.errors import ERROR_RESPONSES
 from service.exports import service
 from service.exports.schemas import ExportParams, ExportStatus
 from service.exports.writer import CONTENT_TYPES
 
-router = APIRouter(prefix="/v1", tags=["exports"])
+router = APIRouter(prefix="/v1", tags=["exports"], responses=ERROR_RESPONSES)
 
 
 @router.post("/exports", status_code=202, response_model=ExportStatus)

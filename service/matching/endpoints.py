@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from service.auth.service import require_owner_or_staff, require_staff
 from service.deps import EncoderDep, IndexDep, PrincipalDep, SessionDep, StateDep
-from service.errors import InvalidInput
+from service.errors import ERROR_RESPONSES
 from service.matching import service
 from service.matching.schemas import (
     MatchList,
@@ -17,17 +17,11 @@ from service.matching.schemas import (
     SearchResult,
 )
 from service.profiles import service as profiles
-from service.sectors import SECTOR_CODES
+from service.profiles.schemas import SectorFilter
 from service.vocab import OrgType, PartnershipType
 
-router = APIRouter(prefix="/v1", tags=["matching"])
-SectorQuery = Annotated[str | None, Query(json_schema_extra={"enum": list(SECTOR_CODES)})]
+router = APIRouter(prefix="/v1", tags=["matching"], responses=ERROR_RESPONSES)
 MinScore = Annotated[float, Query(ge=0, le=1)]
-
-
-def _check_sector(sector: str | None) -> None:
-    if sector is not None and sector not in SECTOR_CODES:
-        raise InvalidInput(f"unknown sector {sector!r}; valid codes: {', '.join(SECTOR_CODES)}")
 
 
 def _out(m: service.Match) -> MatchOut:
@@ -47,7 +41,7 @@ def profile_matches(
     index: IndexDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    sector: SectorQuery = None,
+    sector: SectorFilter = None,
     org_type: OrgType | None = None,
     partnership_type: PartnershipType | None = None,
     min_score: MinScore = 0.0,
@@ -55,7 +49,6 @@ def profile_matches(
     """Best partners from the other country, best first (owner, officials, admins)."""
     profile = profiles.get(session, profile_id)
     require_owner_or_staff(principal, profile.id)
-    _check_sector(sector)
     matches = service.matches_for_profile(
         session,
         index,
@@ -101,14 +94,13 @@ def pairings(
     state: StateDep,
     index: IndexDep,
     principal: PrincipalDep,
-    sector: SectorQuery = None,
+    sector: SectorFilter = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     per_org: Annotated[int, Query(ge=1, le=100)] = 3,
     min_score: MinScore = 0.0,
 ) -> PairingList:
     """Best IN-KR pairs across the registry, each organisation in at most ``per_org`` pairs."""
     require_staff(principal)
-    _check_sector(sector)
     found = service.best_pairings(
         session,
         index,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from service.auth.service import Principal, require_owner_or_admin, require_staff
 from service.deps import EncoderDep, PrincipalDep, SessionDep, StateDep
-from service.errors import MatchmakerError
+from service.errors import ERROR_RESPONSES, MatchmakerError
 from service.profiles import service
 from service.profiles.schemas import (
     BulkItemResult,
@@ -18,12 +18,13 @@ from service.profiles.schemas import (
     ProfileOut,
     ProfileUpdate,
     Sector,
+    SectorFilter,
     SectorList,
 )
 from service.sectors import SECTOR_CODES, SECTORS, relation
 from service.vocab import Country, OrgType
 
-router = APIRouter(prefix="/v1", tags=["profiles"])
+router = APIRouter(prefix="/v1", tags=["profiles"], responses=ERROR_RESPONSES)
 
 
 def client_address(request: Request) -> str:
@@ -78,16 +79,12 @@ def list_profiles(
     session: SessionDep,
     principal: PrincipalDep,
     country: Country | None = None,
-    sector: Annotated[str | None, Query(json_schema_extra={"enum": list(SECTOR_CODES)})] = None,
+    sector: SectorFilter = None,
     org_type: OrgType | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=service.CURSOR_PATTERN)] = None,
 ) -> ProfileList:
-    if sector is not None and sector not in SECTOR_CODES:
-        from service.errors import InvalidInput
-
-        raise InvalidInput(f"unknown sector {sector!r}; valid codes: {', '.join(SECTOR_CODES)}")
     return service.list_profiles(
         session,
         principal,

@@ -4,14 +4,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
+from email_validator import EmailNotValidError, validate_email
+from fastapi import Query
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     HttpUrl,
-    field_validator,
 )
 
 from service.sectors import SECTOR_CODES
@@ -19,13 +19,18 @@ from service.vocab import Country, OrgType, PartnershipType
 
 # Control characters other than tab and newlines have no place in a profile (and NUL cannot be
 # stored by PostgreSQL).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CTRL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+# Lone surrogates cannot be stored (not valid UTF-8); valid JSON never produces them unpaired.
+_CONTROL = re.compile(f"[{_CTRL}\\ud800-\\udfff]")
 _SPACE = re.compile(r"\s+")
+# Published in the OpenAPI schema so clients (and schemathesis) know the rule the validators
+# enforce: no control characters, and at least one visible character.
+TEXT_PATTERN = f"^[^{_CTRL}]*[^\\s{_CTRL}][^{_CTRL}]*$"
 
 
 def _no_control(v: str) -> str:
     if _CONTROL.search(v):
-        raise ValueError("must not contain control characters")
+        raise ValueError("must not contain control characters or lone surrogates")
     return v
 
 
@@ -37,7 +42,24 @@ def _one_line(v: str) -> str:
 
 
 def _text(v: str) -> str:
-    return _no_control(v).strip()
+    """Long texts are kept verbatim (only checked)."""
+    v = _no_control(v)
+    if not v.strip():
+        raise ValueError("must not be blank")
+    return v
+
+
+def _email(v: str) -> str:
+    # ``test_environment`` admits the reserved .test domain that test fixtures and fuzzers use.
+    try:
+        return validate_email(v, check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from exc
+
+
+Email = Annotated[
+    str, Field(max_length=320, json_schema_extra={"format": "email"}), AfterValidator(_email)
+]
 
 
 def _sector(v: str) -> str:
@@ -52,17 +74,43 @@ def _distinct(v: list[Any]) -> list[Any]:
     return v
 
 
-Name = Annotated[str, Field(min_length=2, max_length=200), AfterValidator(_one_line)]
-ShortText = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_one_line)]
-Tag = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_one_line)]
-LongText = Annotated[str, Field(min_length=20, max_length=5000), AfterValidator(_text)]
+def _optional_sector(v: str | None) -> str | None:
+    return None if v is None else _sector(v)
+
+
+# A sector code as a query parameter (filters), validated like the body field.
+SectorFilter = Annotated[
+    str | None,
+    Query(json_schema_extra={"enum": list(SECTOR_CODES)}),
+    AfterValidator(_optional_sector),
+]
+
+
+def _text_field(min_length: int, max_length: int) -> Any:
+    return Field(
+        min_length=min_length, max_length=max_length, json_schema_extra={"pattern": TEXT_PATTERN}
+    )
+
+
+# One-line fields are trimmed and their whitespace collapsed; long texts are stored verbatim.
+Name = Annotated[str, _text_field(2, 200), AfterValidator(_one_line)]
+ShortText = Annotated[str, _text_field(1, 100), AfterValidator(_one_line)]
+Tag = Annotated[str, _text_field(1, 40), AfterValidator(_one_line)]
+LongText = Annotated[str, _text_field(20, 5000), AfterValidator(_text)]
 SectorCode = Annotated[
     str, AfterValidator(_sector), Field(json_schema_extra={"enum": list(SECTOR_CODES)})
 ]
-Sectors = Annotated[list[SectorCode], Field(min_length=1, max_length=5), AfterValidator(_distinct)]
-PartnershipTypes = Annotated[list[PartnershipType], Field(max_length=7), AfterValidator(_distinct)]
+UNIQUE = {"uniqueItems": True}
+Sectors = Annotated[
+    list[SectorCode],
+    Field(min_length=1, max_length=5, json_schema_extra=UNIQUE),
+    AfterValidator(_distinct),
+]
+PartnershipTypes = Annotated[
+    list[PartnershipType], Field(max_length=7, json_schema_extra=UNIQUE), AfterValidator(_distinct)
+]
 Tags = Annotated[list[Tag], Field(max_length=30)]
-Url = Annotated[HttpUrl, Field(max_length=500)]
+Url = Annotated[HttpUrl, Field(max_length=500, json_schema_extra={"pattern": "^https?://"})]
 
 
 class ProfileCreate(BaseModel):
@@ -78,49 +126,28 @@ class ProfileCreate(BaseModel):
     employees: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
     city: ShortText | None = None
     website: Url | None = None
-    contact_email: EmailStr | None = None
+    contact_email: Email | None = None
     tags: Tags = []
-
-    @field_validator("capabilities", "needs")
-    @classmethod
-    def _long_enough_after_strip(cls, v: str) -> str:
-        if len(v) < 20:
-            raise ValueError("must be at least 20 characters (not counting surrounding spaces)")
-        return v
 
 
 class ProfileUpdate(BaseModel):
-    """Partial update: only the fields present change. Required fields cannot be set to null."""
+    """Partial update: only the fields present change. Required fields cannot be set to null;
+    optional ones (employees, city, website, contact_email) are cleared with null."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    org_type: OrgType | None = None
-    sectors: Sectors | None = None
-    capabilities: LongText | None = None
-    needs: LongText | None = None
-    partnership_types: PartnershipTypes | None = None
+    # Typed without None (so null is rejected) but absent by default.
+    name: Name = None  # type: ignore[assignment]
+    org_type: OrgType = None  # type: ignore[assignment]
+    sectors: Sectors = None  # type: ignore[assignment]
+    capabilities: LongText = None  # type: ignore[assignment]
+    needs: LongText = None  # type: ignore[assignment]
+    partnership_types: PartnershipTypes = None  # type: ignore[assignment]
     employees: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
     city: ShortText | None = None
     website: Url | None = None
-    contact_email: EmailStr | None = None
-    tags: Tags | None = None
-
-    @field_validator(
-        "name",
-        "org_type",
-        "sectors",
-        "capabilities",
-        "needs",
-        "partnership_types",
-        "tags",
-        mode="before",
-    )
-    @classmethod
-    def _not_null(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("cannot be null")
-        return v
+    contact_email: Email | None = None
+    tags: Tags = None  # type: ignore[assignment]
 
 
 class ProfileSummary(BaseModel):

@@ -9,7 +9,6 @@ complementarity signal the texts carry.
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 from dataclasses import dataclass
@@ -226,21 +225,22 @@ def to_out(profile: Profile, principal: Principal) -> ProfileOut:
     )
 
 
+CURSOR_PATTERN = r"^(c[0-9]{1,18})?$"
+
+
 def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"after:{last_id}".encode()).decode().rstrip("=")
+    """Keyset cursor: the position after which the next page starts (opaque to clients)."""
+    return f"c{last_id}"
 
 
 def decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, num = raw.partition(":")
-        if prefix != "after" or not num.isdigit():
-            raise ValueError
-        return int(num)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("cursor is not valid; use the next_cursor of a previous page") from exc
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
+        raise InvalidInput(
+            "cursor is not valid; use the next_cursor of a previous page", loc=["query", "cursor"]
+        )
+    return int(cursor[1:])
 
 
 def list_profiles(

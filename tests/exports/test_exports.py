@@ -46,8 +46,9 @@ def test_csv_rows_agree_with_matches(client, market, admin):  # noqa: F811
     assert [r["kr_id"] for r in mine] == [m["profile"]["id"] for m in got]
     for r, m in zip(mine, got, strict=True):
         assert float(r["score"]) == pytest.approx(m["score"], abs=1e-5)
-        assert float(r["complementarity"]) == pytest.approx(m["components"]["complementarity"],
-                                                            abs=1e-5)
+        assert float(r["complementarity"]) == pytest.approx(
+            m["components"]["complementarity"], abs=1e-5
+        )
         assert r["explanation"] == m["explanation"]
     assert any(r["rank_for_kr"] for r in rows)
     assert "Korean Cathode Materials" in text
@@ -72,8 +73,14 @@ def test_filters(client, market, admin):  # noqa: F811
     assert content == b""
     _, content = run_export(client, admin, format="jsonl", min_score=0.99)
     assert content == b""
-    for bad in ({"format": "xlsx"}, {"top_k": 0}, {"top_k": 101}, {"min_score": -1},
-                {"sector": "fishing"}, {"country": "JP"}):
+    for bad in (
+        {"format": "xlsx"},
+        {"top_k": 0},
+        {"top_k": 101},
+        {"min_score": -1},
+        {"sector": "fishing"},
+        {"country": "JP"},
+    ):
         assert client.post("/v1/exports", json=bad, headers=admin).status_code == 422
 
 
@@ -114,8 +121,16 @@ def test_interrupted_job_is_marked_failed_not_done(client, admin):
 
     state = client.app.state.matchmaker
     with transaction(state.sessions) as s:
-        s.add(ExportJob(id="ex_dead", status="running", format="csv", params={}, progress=0.4,
-                        heartbeat_at=utcnow() - timedelta(minutes=5)))
+        s.add(
+            ExportJob(
+                id="ex_dead",
+                status="running",
+                format="csv",
+                params={},
+                progress=0.4,
+                heartbeat_at=utcnow() - timedelta(minutes=5),
+            )
+        )
     with transaction(state.sessions) as s:
         assert fail_stale_jobs(s) == 1
     status = client.get("/v1/exports/ex_dead", headers=admin).json()

@@ -28,8 +28,11 @@ def test_index_equals_database_after_register_update_delete(client, admin):
     b, _ = create_profile(client, country="KR")
     c, owner_c = create_profile(client, country="KR")
     assert index_state(client) == db_state(client)
-    client.patch(f"/v1/profiles/{a['id']}", headers=owner_a,
-                 json={"capabilities": "We now build lithium iron phosphate battery packs."})
+    client.patch(
+        f"/v1/profiles/{a['id']}",
+        headers=owner_a,
+        json={"capabilities": "We now build lithium iron phosphate battery packs."},
+    )
     client.delete(f"/v1/profiles/{c['id']}", headers=owner_c)
     assert index_state(client) == db_state(client)
     # The updated vector is the one in the index.
@@ -38,19 +41,30 @@ def test_index_equals_database_after_register_update_delete(client, admin):
         pid = s.scalar(select(Profile.id).where(Profile.public_id == a["id"]))
     caps, _ = state.index.vectors(np.array([pid]))
     expected = state.encoder.embed_document(
-        "We now build lithium iron phosphate battery packs.").vector
+        "We now build lithium iron phosphate battery packs."
+    ).vector
     assert np.allclose(caps[0], expected, atol=1e-5)
 
 
 def test_registered_profile_is_searchable_by_the_next_request(client, admin):
-    kr, _ = create_profile(client, country="KR", capabilities="We build LNG carrier hulls and "
-                           "membrane cargo containment systems at our Geoje shipyard.")
-    r = client.post("/v1/matches/search", headers=admin, json={
-        "needs": "We need a shipyard partner for LNG carrier construction.", "country": "KR"})
+    kr, _ = create_profile(
+        client,
+        country="KR",
+        capabilities="We build LNG carrier hulls and "
+        "membrane cargo containment systems at our Geoje shipyard.",
+    )
+    r = client.post(
+        "/v1/matches/search",
+        headers=admin,
+        json={"needs": "We need a shipyard partner for LNG carrier construction.", "country": "KR"},
+    )
     assert [m["profile"]["id"] for m in r.json()["matches"]] == [kr["id"]]
     client.delete(f"/v1/profiles/{kr['id']}", headers=admin)
-    r = client.post("/v1/matches/search", headers=admin, json={
-        "needs": "We need a shipyard partner for LNG carrier construction.", "country": "KR"})
+    r = client.post(
+        "/v1/matches/search",
+        headers=admin,
+        json={"needs": "We need a shipyard partner for LNG carrier construction.", "country": "KR"},
+    )
     assert r.json()["matches"] == []
 
 
@@ -59,11 +73,14 @@ def test_unchanged_text_costs_no_encoding(client, encoder):
     before = (encoder.calls, encoder.encoded_sentences)
     url = f"/v1/profiles/{a['id']}"
     assert client.patch(url, json={"city": "Pune"}, headers=owner).status_code == 200
-    assert client.patch(url, json={"capabilities": a["capabilities"]},
-                        headers=owner).status_code == 200
+    assert (
+        client.patch(url, json={"capabilities": a["capabilities"]}, headers=owner).status_code
+        == 200
+    )
     assert (encoder.calls, encoder.encoded_sentences) == before
-    client.patch(url, json={"needs": "A different need about hydrogen electrolysers."},
-                 headers=owner)
+    client.patch(
+        url, json={"needs": "A different need about hydrogen electrolysers."}, headers=owner
+    )
     assert encoder.calls == before[0] + 1
 
 
@@ -84,9 +101,16 @@ def _restart(settings, encoder):
 
 
 def _search(c, admin):
-    r = c.post("/v1/matches/search", headers=admin, json={
-        "needs": "advanced packaging and memory", "capabilities": "assembly plants in India",
-        "country": "KR", "limit": 5})
+    r = c.post(
+        "/v1/matches/search",
+        headers=admin,
+        json={
+            "needs": "advanced packaging and memory",
+            "capabilities": "assembly plants in India",
+            "country": "KR",
+            "limit": 5,
+        },
+    )
     return [(m["profile"]["id"], m["score"]) for m in r.json()["matches"]]
 
 
@@ -139,6 +163,16 @@ def test_change_made_by_another_process_is_picked_up(client, admin, encoder):
     with transaction(state.sessions) as s:
         # Written without this app's request path: only the change log tells the index.
         register(s, encoder, ProfileCreate(**profile_payload(country="KR")))
-    r = client.post("/v1/matches/search", headers=admin, json={
-        "needs": "advanced packaging and memory", "country": "KR"})
+    r = client.post(
+        "/v1/matches/search",
+        headers=admin,
+        json={"needs": "advanced packaging and memory", "country": "KR"},
+    )
     assert len(r.json()["matches"]) == 1
+
+
+def test_very_long_token_is_split_to_fit(encoder):
+    token = "x" * 3000
+    doc = encoder.embed_document(f"We offer {token} as a service.")
+    assert "".join(doc.sentences).count("x") >= 3000
+    assert all(encoder._count_tokens(s) <= 256 for s in doc.sentences)

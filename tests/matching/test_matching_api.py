@@ -7,29 +7,37 @@ import pytest
 from tests.conftest import create_profile
 
 IN_CELLS = dict(
-    name="Indian Cell Gigafactory", country="IN", sectors=["clean_energy"],
+    name="Indian Cell Gigafactory",
+    country="IN",
+    sectors=["clean_energy"],
     capabilities="We operate a large lithium-ion cell assembly plant in Gujarat with cheap land, "
-                 "grid power and thousands of trained technicians. We sell battery packs to "
-                 "Indian two-wheeler and bus makers.",
+    "grid power and thousands of trained technicians. We sell battery packs to "
+    "Indian two-wheeler and bus makers.",
     needs="We need a supplier of high-nickel cathode active material and the know-how for "
-          "precursor production. We also want electrode coating process expertise.",
+    "precursor production. We also want electrode coating process expertise.",
 )
 KR_CATHODE = dict(
-    name="Korean Cathode Materials", country="KR", sectors=["clean_energy"],
+    name="Korean Cathode Materials",
+    country="KR",
+    sectors=["clean_energy"],
     capabilities="We produce NCM811 cathode powders and license our co-precipitation precursor "
-                 "process. Our engineers have decades of electrode coating experience.",
+    "process. Our engineers have decades of electrode coating experience.",
     needs="We want to localise battery cell assembly in a large growing market and reach "
-          "Indian electric bus and scooter makers through a manufacturing partner.",
+    "Indian electric bus and scooter makers through a manufacturing partner.",
 )
 KR_ONE_SIDED = dict(
-    name="Korean Cathode Exporter", country="KR", sectors=["clean_energy"],
+    name="Korean Cathode Exporter",
+    country="KR",
+    sectors=["clean_energy"],
     capabilities="We produce NCM cathode powders and precursor materials for battery makers.",
     needs="We seek a partner for offshore wind turbine blade recycling in Northern Europe.",
 )
 KR_COMPETITOR = dict(
-    name="Korean Cell Gigafactory", country="KR", sectors=["clean_energy"],
+    name="Korean Cell Gigafactory",
+    country="KR",
+    sectors=["clean_energy"],
     capabilities="We operate a large lithium-ion cell assembly plant with trained technicians "
-                 "and sell battery packs to two-wheeler and bus makers.",
+    "and sell battery packs to two-wheeler and bus makers.",
     needs="We need a supplier of high-nickel cathode active material and precursor know-how.",
 )
 
@@ -41,8 +49,14 @@ def market(client):
     one_sided, _ = create_profile(client, **KR_ONE_SIDED)
     competitor, _ = create_profile(client, **KR_COMPETITOR)
     other_in, _ = create_profile(client, name="Another Indian Firm", country="IN")
-    return dict(a=a, owner_a=owner_a, partner=partner, one_sided=one_sided,
-                competitor=competitor, other_in=other_in)
+    return dict(
+        a=a,
+        owner_a=owner_a,
+        partner=partner,
+        one_sided=one_sided,
+        competitor=competitor,
+        other_in=other_in,
+    )
 
 
 def matches(client, pid, headers, **params):
@@ -59,8 +73,12 @@ def test_two_sided_partner_ranks_first_competitor_not_on_top(client, market):
     assert ids[0] != market["competitor"]["id"]
     for m in got:
         assert 0 <= m["score"] <= 1
-        assert set(m["components"]) == {"sector_fit", "complementarity", "similarity",
-                                        "partnership_fit"}
+        assert set(m["components"]) == {
+            "sector_fit",
+            "complementarity",
+            "similarity",
+            "partnership_fit",
+        }
     assert [m["score"] for m in got] == sorted((m["score"] for m in got), reverse=True)
 
 
@@ -86,8 +104,13 @@ def test_filters_and_limits(client, market, admin):
     assert matches(client, pid, admin, org_type="university") == []
     assert matches(client, pid, admin, min_score=0.99) == []
     assert len(matches(client, pid, admin, partnership_type="joint_venture")) == 3
-    for bad in ({"limit": 0}, {"limit": 101}, {"min_score": 2}, {"sector": "fishing"},
-                {"org_type": "club"}):
+    for bad in (
+        {"limit": 0},
+        {"limit": 101},
+        {"min_score": 2},
+        {"sector": "fishing"},
+        {"org_type": "club"},
+    ):
         r = client.get(f"/v1/profiles/{pid}/matches", headers=admin, params=bad)
         assert r.status_code == 422, bad
 
@@ -102,8 +125,13 @@ def test_match_roles(client, market, official):
 
 
 def test_adhoc_search(client, market, official):
-    body = {"needs": IN_CELLS["needs"], "capabilities": IN_CELLS["capabilities"],
-            "country": "KR", "sectors": ["clean_energy"], "limit": 2}
+    body = {
+        "needs": IN_CELLS["needs"],
+        "capabilities": IN_CELLS["capabilities"],
+        "country": "KR",
+        "sectors": ["clean_energy"],
+        "limit": 2,
+    }
     assert client.post("/v1/matches/search", json=body).status_code == 401
     _, owner = create_profile(client)
     assert client.post("/v1/matches/search", json=body, headers=owner).status_code == 403
@@ -127,8 +155,12 @@ def test_pairings_each_pair_once_with_per_org_cap(client, market, official):
     keys = [(p["in"]["id"], p["kr"]["id"]) for p in pairs]
     assert len(keys) == len(set(keys)) == 6
     assert all(p["in"]["country"] == "IN" and p["kr"]["country"] == "KR" for p in pairs)
-    assert client.get("/v1/pairings", headers=official,
-                      params={"sector": "defence"}).json()["pairings"] == []
+    assert (
+        client.get("/v1/pairings", headers=official, params={"sector": "defence"}).json()[
+            "pairings"
+        ]
+        == []
+    )
     assert client.get("/v1/pairings").status_code == 401
     _, owner = create_profile(client)
     assert client.get("/v1/pairings", headers=owner).status_code == 403

@@ -45,8 +45,12 @@ def test_partnership_fit_overlap_and_org_types():
 
 def test_identical_competitors_are_penalised():
     w = MatchWeights()
-    base = {"sector_fit": np.array([1.0, 1.0]), "complementarity": np.array([0.5, 0.5]),
-            "partnership_fit": np.array([1.0, 1.0]), "similarity": np.array([0.3, 0.98])}
+    base = {
+        "sector_fit": np.array([1.0, 1.0]),
+        "complementarity": np.array([0.5, 0.5]),
+        "partnership_fit": np.array([1.0, 1.0]),
+        "similarity": np.array([0.3, 0.98]),
+    }
     partner, competitor = combine(base, w)
     assert partner > competitor
     assert 0 <= competitor <= partner <= 1

@@ -78,8 +78,12 @@ def test_admin_deletes_any_profile(client, admin):
 
 def test_list_filters_and_cursor_pagination(client):
     for i in range(5):
-        create_profile(client, country="KR" if i % 2 else "IN",
-                       sectors=["ai"] if i < 2 else ["defence"], org_type="startup")
+        create_profile(
+            client,
+            country="KR" if i % 2 else "IN",
+            sectors=["ai"] if i < 2 else ["defence"],
+            org_type="startup",
+        )
     r = client.get("/v1/profiles", params={"limit": 2})
     page1 = r.json()
     assert len(page1["items"]) == 2 and page1["next_cursor"]
@@ -87,8 +91,10 @@ def test_list_filters_and_cursor_pagination(client):
     page3 = client.get("/v1/profiles", params={"limit": 2, "cursor": page2["next_cursor"]}).json()
     ids = [p["id"] for p in page1["items"] + page2["items"] + page3["items"]]
     assert len(set(ids)) == 5 and page3["next_cursor"] is None
-    assert all(p["country"] == "KR" for p in
-               client.get("/v1/profiles", params={"country": "KR"}).json()["items"])
+    assert all(
+        p["country"] == "KR"
+        for p in client.get("/v1/profiles", params={"country": "KR"}).json()["items"]
+    )
     ai = client.get("/v1/profiles", params={"sector": "ai"}).json()["items"]
     assert len(ai) == 2 and all("ai" in p["sectors"] for p in ai)
     assert client.get("/v1/profiles", params={"org_type": "university"}).json()["items"] == []
@@ -96,10 +102,18 @@ def test_list_filters_and_cursor_pagination(client):
     assert len(found) == 5
 
 
-@pytest.mark.parametrize("params", [
-    {"limit": 201}, {"limit": 0}, {"limit": -1}, {"limit": "ten"}, {"cursor": "garbage!"},
-    {"sector": "fishing"}, {"country": "JP"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 201},
+        {"limit": 0},
+        {"limit": -1},
+        {"limit": "ten"},
+        {"cursor": "garbage!"},
+        {"sector": "fishing"},
+        {"country": "JP"},
+    ],
+)
 def test_list_rejects_bad_paging_and_filters(client, params):
     r = client.get("/v1/profiles", params=params)
     assert r.status_code == 422, r.text
@@ -111,27 +125,41 @@ def test_sectors_lists_the_five_core_sectors(client):
     assert all(s["name"] and s["description"] for s in sectors.values())
 
 
-@pytest.mark.parametrize(("override", "field"), [
-    ({"sectors": ["fishing"]}, "sectors"),
-    ({"sectors": []}, "sectors"),
-    ({"sectors": ["ai", "ai"]}, "sectors"),
-    ({"sectors": ["ai", "defence", "semiconductors", "shipbuilding", "clean_energy",
-                  "automotive"]}, "sectors"),
-    ({"country": "JP"}, "country"),
-    ({"org_type": "club"}, "org_type"),
-    ({"name": "A"}, "name"),
-    ({"name": "x" * 201}, "name"),
-    ({"capabilities": "too short"}, "capabilities"),
-    ({"needs": "n" * 5001}, "needs"),
-    ({"contact_email": "not-an-email"}, "contact_email"),
-    ({"website": "javascript:alert(1)"}, "website"),
-    ({"employees": 0}, "employees"),
-    ({"tags": ["t"] * 31}, "tags"),
-    ({"partnership_types": ["merger"]}, "partnership_types"),
-    ({"unknown_field": 1}, "unknown_field"),
-    ({"name": "Bad\x00Name Ltd"}, "name"),
-    ({"capabilities": "We make chips\x07 and other things for everyone."}, "capabilities"),
-])
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"sectors": ["fishing"]}, "sectors"),
+        ({"sectors": []}, "sectors"),
+        ({"sectors": ["ai", "ai"]}, "sectors"),
+        (
+            {
+                "sectors": [
+                    "ai",
+                    "defence",
+                    "semiconductors",
+                    "shipbuilding",
+                    "clean_energy",
+                    "automotive",
+                ]
+            },
+            "sectors",
+        ),
+        ({"country": "JP"}, "country"),
+        ({"org_type": "club"}, "org_type"),
+        ({"name": "A"}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"capabilities": "too short"}, "capabilities"),
+        ({"needs": "n" * 5001}, "needs"),
+        ({"contact_email": "not-an-email"}, "contact_email"),
+        ({"website": "javascript:alert(1)"}, "website"),
+        ({"employees": 0}, "employees"),
+        ({"tags": ["t"] * 31}, "tags"),
+        ({"partnership_types": ["merger"]}, "partnership_types"),
+        ({"unknown_field": 1}, "unknown_field"),
+        ({"name": "Bad\x00Name Ltd"}, "name"),
+        ({"capabilities": "We make chips\x07 and other things for everyone."}, "capabilities"),
+    ],
+)
 def test_bad_input_is_422_naming_the_field(client, override, field):
     r = client.post("/v1/profiles", json=profile_payload(**override))
     assert r.status_code == 422, r.text
@@ -153,33 +181,46 @@ def test_missing_required_fields(client):
 
 
 def test_oversized_body_is_413_before_parsing(client):
-    r = client.post("/v1/profiles", content=b"{" + b" " * (70 * 1024) + b"}",
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/profiles",
+        content=b"{" + b" " * (70 * 1024) + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 413
     assert count_profiles(client) == 0
 
 
 def test_malformed_and_deeply_nested_json(client):
-    r = client.post("/v1/profiles", content=b'{"name": ', headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/profiles", content=b'{"name": ', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422
     deep = b"[" * 20000 + b"]" * 20000
     r = client.post("/v1/profiles", content=deep, headers={"content-type": "application/json"})
     assert 400 <= r.status_code < 500
-    r = client.post("/v1/profiles", content=b'{"name": "\xff\xfe"}',
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/profiles",
+        content=b'{"name": "\xff\xfe"}',
+        headers={"content-type": "application/json"},
+    )
     assert 400 <= r.status_code < 500
 
 
 def test_duplicate_registration_is_409_with_existing_id(client):
     a, _ = create_profile(client, name="Hanbit Marine Systems", country="KR")
-    r = client.post("/v1/profiles", json=profile_payload(name="  hanbit   MARINE systems ",
-                                                         country="KR"))
+    r = client.post(
+        "/v1/profiles", json=profile_payload(name="  hanbit   MARINE systems ", country="KR")
+    )
     assert r.status_code == 409
     assert r.json()["existing_id"] == a["id"]
     assert count_profiles(client) == 1
     # Same name in the other country is a different organisation.
-    assert client.post("/v1/profiles", json=profile_payload(name="Hanbit Marine Systems",
-                                                            country="IN")).status_code == 201
+    assert (
+        client.post(
+            "/v1/profiles", json=profile_payload(name="Hanbit Marine Systems", country="IN")
+        ).status_code
+        == 201
+    )
 
 
 def test_patch_validation_and_no_partial_write(client):
@@ -212,15 +253,16 @@ def test_bulk_is_per_item_and_staff_only(client, official, admin):
     items.append(dict(items[0]))  # duplicate of the first within the request
     assert client.post("/v1/profiles/bulk", json={"profiles": items}).status_code == 401
     _, owner = create_profile(client)
-    assert client.post("/v1/profiles/bulk", json={"profiles": items},
-                       headers=owner).status_code == 403
+    assert (
+        client.post("/v1/profiles/bulk", json={"profiles": items}, headers=owner).status_code == 403
+    )
     r = client.post("/v1/profiles/bulk", json={"profiles": items}, headers=official)
     assert r.status_code == 200
     res = r.json()
     assert res["created"] == 2 and res["failed"] == 2
     statuses = [x["status"] for x in res["results"]]
     assert statuses == [201, 422, 201, 409]
-    assert res["results"][1]["error"]["errors"][0]["loc"] == ["sectors", 0]
+    assert res["results"][1]["error"]["detail"][0]["loc"] == ["sectors", 0]
     assert count_profiles(client) == 3
     assert client.get(f"/v1/profiles/{res['results'][0]['id']}").status_code == 200
 
@@ -243,7 +285,10 @@ def test_health_ready_metrics_and_security_headers(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
     assert r.status_code == 200 and r.json()["checks"] == {
-        "model": True, "index": True, "database": True}
+        "model": True,
+        "index": True,
+        "database": True,
+    }
     client.get("/v1/sectors")
     m = client.get("/metrics")
     assert "matchmaker_http_requests_total" in m.text
@@ -254,6 +299,8 @@ def test_health_ready_metrics_and_security_headers(client):
 
 
 def test_cors_closed_by_default(client):
-    r = client.options("/v1/sectors", headers={"Origin": "https://evil.example",
-                                               "Access-Control-Request-Method": "GET"})
+    r = client.options(
+        "/v1/sectors",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
     assert "access-control-allow-origin" not in r.headers

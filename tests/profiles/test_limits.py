@@ -6,10 +6,15 @@ from service.app import create_app
 from tests.conftest import ADMIN_KEY, make_settings, profile_payload
 
 
-def test_registration_rate_limit_per_address_with_retry_after(tmp_path, database_url, encoder,
-                                                                settings):
-    s = make_settings(tmp_path / "rl", database_url, rate_limit_enabled=True,
-                      rate_limit_registrations_per_minute=2)
+def test_registration_rate_limit_per_address_with_retry_after(
+    tmp_path, database_url, encoder, settings
+):
+    s = make_settings(
+        tmp_path / "rl",
+        database_url,
+        rate_limit_enabled=True,
+        rate_limit_registrations_per_minute=2,
+    )
     with TestClient(create_app(s, encoder=encoder)) as c:
         assert c.post("/v1/profiles", json=profile_payload()).status_code == 201
         assert c.post("/v1/profiles", json=profile_payload()).status_code == 201
@@ -22,8 +27,9 @@ def test_registration_rate_limit_per_address_with_retry_after(tmp_path, database
 
 
 def test_write_rate_limit_per_key(tmp_path, database_url, encoder, settings):
-    s = make_settings(tmp_path / "rl2", database_url, rate_limit_enabled=True,
-                      rate_limit_writes_per_minute=2)
+    s = make_settings(
+        tmp_path / "rl2", database_url, rate_limit_enabled=True, rate_limit_writes_per_minute=2
+    )
     with TestClient(create_app(s, encoder=encoder)) as c:
         body = c.post("/v1/profiles", json=profile_payload()).json()
         h = {"X-API-Key": body["api_key"]}

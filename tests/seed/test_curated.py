@@ -26,5 +26,9 @@ def test_coverage_and_unique_names():
             assert per[(country, sector)] >= 12, (country, sector)
     keys = [(r["country"], name_key(r["name"])) for r in rows]
     assert len(keys) == len(set(keys))
-    assert {r["org_type"] for r in rows} >= {"company", "startup", "research_institute",
-                                              "university"}
+    assert {r["org_type"] for r in rows} >= {
+        "company",
+        "startup",
+        "research_institute",
+        "university",
+    }
