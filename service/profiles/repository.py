@@ -92,7 +92,10 @@ def embedding_row(
 
 
 def sentence_data(
-    session: Session, ids: Sequence[int], fields: Sequence[str] = TEXT_FIELDS
+    session: Session,
+    ids: Sequence[int],
+    fields: Sequence[str] = TEXT_FIELDS,
+    as_float16: bool = False,
 ) -> dict[tuple[int, str], tuple[list[str], np.ndarray]]:
     """Sentences and their vectors per (profile id, field), for quoting matches."""
     if not ids:
@@ -109,8 +112,8 @@ def sentence_data(
     )
     out = {}
     for pid, field, sents, blob in rows:
-        vecs = np.frombuffer(blob, dtype=np.float16).reshape(len(sents), -1).astype(np.float32)
-        out[(pid, field)] = (sents, vecs)
+        vecs = np.frombuffer(blob, dtype=np.float16).reshape(len(sents), -1)
+        out[(pid, field)] = (sents, vecs if as_float16 else vecs.astype(np.float32))
     return out
 
 
