@@ -26,7 +26,7 @@ from service.exports.schemas import COLUMNS, ExportParams
 from service.indexing.service import MatchIndex
 from service.matching.explain import render
 from service.matching.scoring import COMPONENTS
-from service.matching.service import Filters, VectorLookup, rank_all
+from service.matching.service import Filters, top_pairs
 from service.profiles import repository as repo
 from service.profiles.models import Profile
 
@@ -59,94 +59,29 @@ CONTENT_TYPES = {
 
 
 def candidate_pairs(
-    index: MatchIndex,
-    params: ExportParams,
-    settings: Settings,
-    progress: Progress,
-    lookup: VectorLookup | None = None,
+    index: MatchIndex, params: ExportParams, settings: Settings, progress: Progress
 ) -> dict[str, np.ndarray]:
-    """Top-K lists of both sides merged into unique pairs (vectorised, no per-pair Python)."""
-    f = Filters(sector=params.sector)
-    parts = []
-    total = sum(len(index.columns.ids_where(c, index.columns.present)) for c in ("IN", "KR"))
-    done = 0
-    for country in ("IN", "KR"):
-        for r in rank_all(
-            index,
-            country,
-            k=params.top_k,
-            pool=settings.candidate_pool,
-            weights=settings.weights,
-            query_filter=f,
-            candidate_filter=f,
-            batch=512,
-            lookup=lookup,
-        ):
-            valid = r.ids >= 0
-            rows, cols = np.nonzero(valid)
-            q, c = r.query_ids[rows], r.ids[rows, cols]
-            in_id, kr_id = (q, c) if country == "IN" else (c, q)
-            part = {
-                "in": in_id,
-                "kr": kr_id,
-                "score": r.scores[rows, cols],
-                "side": np.full(len(rows), 0 if country == "IN" else 1, np.int8),
-                "rank": (cols + 1).astype(np.int16),
-            }
-            part |= {name: r.components[name][rows, cols] for name in COMPONENTS}
-            parts.append(part)
-            done += len(r.query_ids)
-            progress(0.5 * done / max(total, 1))
-    if not parts:
+    """Unique (IN, KR) pairs from both sides' top-K lists, filtered and ordered for the file."""
+    out = top_pairs(
+        index,
+        k=params.top_k,
+        pool=settings.candidate_pool,
+        weights=settings.weights,
+        filters=Filters(sector=params.sector),
+        min_score=params.min_score,
+        progress=lambda p: progress(0.5 * p),
+    )
+    if not out:
         return {}
-    allp = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    key = allp["in"].astype(np.int64) << 32 | allp["kr"].astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    allp = {k: v[order] for k, v in allp.items()}
-    first = np.ones(len(key), dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    group = np.cumsum(first) - 1
-    n = int(first.sum())
-    rank_in = np.zeros(n, np.int16)
-    rank_kr = np.zeros(n, np.int16)
-    is_in, is_kr = allp["side"] == 0, allp["side"] == 1
-    rank_in[group[is_in]] = allp["rank"][is_in]
-    rank_kr[group[is_kr]] = allp["rank"][is_kr]
-    out = {k: allp[k][first] for k in ("in", "kr", "score", *COMPONENTS)}
-    out["rank_for_in"], out["rank_for_kr"] = rank_in, rank_kr
-    keep = out["score"] >= params.min_score
+    keep = np.ones(len(out["in"]), dtype=bool)
     if params.country == "IN":
-        keep &= rank_in > 0
+        keep = out["rank_for_in"] > 0
     elif params.country == "KR":
-        keep &= rank_kr > 0
-    # Best pairs first within each Indian profile; a stable, documented order.
+        keep = out["rank_for_kr"] > 0
     out = {k: v[keep] for k, v in out.items()}
-    order = np.lexsort((-out["score"], out["in"]))
+    # Best pairs first within each Indian profile; a stable, documented order.
+    order = np.lexsort((out["kr"], -out["score"], out["in"]))
     return {k: v[order] for k, v in out.items()}
-
-
-class VectorTable:
-    """Capability and needs vectors of every indexed profile, addressed directly by id.
-
-    One copy taken from the index up front, so batch scoring and quoting gather rows with numpy
-    instead of asking FAISS for each id.
-    """
-
-    def __init__(self, index: MatchIndex) -> None:
-        ids = np.concatenate([ix.ids() for ix in index.indexes.values()])
-        size = int(ids.max()) + 1 if len(ids) else 1
-        self.caps = np.zeros((size, index.dim), dtype=np.float32)
-        self.needs = np.zeros((size, index.dim), dtype=np.float32)
-        for ix in index.indexes.values():
-            part = ix.ids()
-            for start in range(0, len(part), 20_000):
-                chunk = part[start : start + 20_000]
-                vecs = ix.reconstruct(chunk)
-                self.caps[chunk], self.needs[chunk] = vecs[:, : index.dim], vecs[:, index.dim :]
-
-    def lookup(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.caps[ids], self.needs[ids]
 
 
 class ProfileColumns:
@@ -214,7 +149,6 @@ class SentenceStore:
 def iter_rows(
     session: Session,
     index: MatchIndex,
-    table: VectorTable,
     pairs: dict[str, np.ndarray],
     progress: Progress,
     chunk: int = 50_000,
@@ -230,9 +164,12 @@ def iter_rows(
     for start in range(0, n, chunk):
         sl = slice(start, start + chunk)
         a, b = pairs["in"][sl], pairs["kr"][sl]
-        a_need = store.pick("needs", a, table.caps[b])
-        b_offer = store.pick("capabilities", b, table.needs[a])
-        a_offer = store.pick("capabilities", a, table.needs[b])
+        a_caps, a_needs = index.vectors(a)
+        b_caps, b_needs = index.vectors(b)
+        a_need = store.pick("needs", a, b_caps)
+        b_offer = store.pick("capabilities", b, a_needs)
+        a_offer = store.pick("capabilities", a, b_needs)
+        del a_caps
         a_sec, b_sec = profiles.sectors[a], profiles.sectors[b]
         a_name, b_name = profiles.name[a], profiles.name[b]
         cols: dict[str, list] = {
@@ -316,16 +253,12 @@ def write_export(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     t0 = time.perf_counter()
-    table = VectorTable(index)
-    t1 = time.perf_counter()
-    pairs = candidate_pairs(index, params, settings, progress, lookup=table.lookup)
-    log.info(
-        "export: vector table %.1f s, candidate pairs %.1f s", t1 - t0, time.perf_counter() - t1
-    )
+    pairs = candidate_pairs(index, params, settings, progress)
+    log.info("export: candidate pairs in %.1f s", time.perf_counter() - t0)
     writer = _Writer(params.format, tmp)
     rows = 0
     try:
-        for cols in iter_rows(session, index, table, pairs, progress):
+        for cols in iter_rows(session, index, pairs, progress):
             writer.write(cols)
             rows += len(cols["in_id"])
         if rows == 0 and params.format == "parquet":

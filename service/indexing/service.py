@@ -54,23 +54,31 @@ class IndexedProfile:
 
 
 class Columns:
-    """Metadata columns indexed directly by internal profile id (ids are dense integers)."""
+    """Per-profile data indexed directly by internal id (ids are dense integers): metadata and
+    the pair vector ``[capabilities | needs]``, so scoring gathers rows with numpy instead of
+    asking FAISS to reconstruct them."""
 
-    def __init__(self, size: int = 1024) -> None:
+    FIELDS = ("present", "country", "sector_mask", "partnership_mask", "org", "pairs")
+
+    def __init__(self, size: int = 1024, dim: int = 384) -> None:
+        self.dim = dim
         self.present = np.zeros(size, dtype=bool)
         self.country = np.full(size, -1, dtype=np.int8)
         self.sector_mask = np.zeros(size, dtype=np.int32)
         self.partnership_mask = np.zeros(size, dtype=np.int32)
         self.org = np.zeros(size, dtype=np.int8)
+        self.pairs = np.zeros((size, 2 * dim), dtype=np.float32)
 
     def _grow(self, max_id: int) -> None:
         size = len(self.present)
         if max_id < size:
             return
         new = max(max_id + 1, size * 2)
-        for name in ("present", "country", "sector_mask", "partnership_mask", "org"):
+        for name in self.FIELDS:
             old = getattr(self, name)
-            arr = np.zeros(new, dtype=old.dtype) if name != "country" else np.full(new, -1, np.int8)
+            arr = np.zeros((new, *old.shape[1:]), dtype=old.dtype)
+            if name == "country":
+                arr[:] = -1
             arr[:size] = old
             setattr(self, name, arr)
 
@@ -81,11 +89,14 @@ class Columns:
         self.sector_mask[p.id] = p.sector_mask
         self.partnership_mask[p.id] = p.partnership_mask
         self.org[p.id] = ORG_CODE[p.org_type]
+        if p.capabilities.size:
+            self.pairs[p.id] = pair_vector(p.capabilities, p.needs)
 
     def clear(self, id_: int) -> None:
         if id_ < len(self.present):
             self.present[id_] = False
             self.country[id_] = -1
+            self.pairs[id_] = 0
 
     def ids_where(self, country: str, mask: np.ndarray | None = None) -> np.ndarray:
         sel = self.country == COUNTRY_CODE[country]
@@ -114,7 +125,7 @@ class MatchIndex:
         self.exact_max = exact_max
         self.nprobe = nprobe
         self.indexes: dict[str, VectorIndex] = {c: VectorIndex(2 * dim) for c in COUNTRIES}
-        self.columns = Columns()
+        self.columns = Columns(dim=dim)
         self.last_seq = 0
         self.saved_seq = -1
         self.ready = False
@@ -152,14 +163,9 @@ class MatchIndex:
 
     def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(capabilities, needs) matrices of indexed profiles."""
-        ids = np.asarray(ids, dtype=np.int64)
-        out = np.zeros((len(ids), 2 * self.dim), dtype=np.float32)
         with self.lock:
-            for country, idx in self.indexes.items():
-                sel = self.columns.country[ids] == COUNTRY_CODE[country]
-                if sel.any():
-                    out[sel] = idx.reconstruct(ids[sel])
-        return out[:, : self.dim], out[:, self.dim :]
+            pairs = self.columns.pairs[np.asarray(ids, dtype=np.int64)]
+        return pairs[:, : self.dim], pairs[:, self.dim :]
 
     # -- database sync -------------------------------------------------------------------
     def load_rows(self, session: Session, ids: list[int] | None) -> list[IndexedProfile]:
@@ -233,7 +239,7 @@ class MatchIndex:
             bar.update(len(chunk))
         bar.close()
         indexes: dict[str, VectorIndex] = {}
-        columns = Columns(max(1024, (max(all_ids) + 1) if all_ids else 0))
+        columns = Columns(max(1024, (max(all_ids) + 1) if all_ids else 0), self.dim)
         for country in COUNTRIES:
             items = [r for r in rows if r.country == country]
             ids = np.array([r.id for r in items], dtype=np.int64)
@@ -290,10 +296,15 @@ class MatchIndex:
             db_seq = session.scalar(select(func.coalesce(func.max(ProfileChange.seq), 0))) or 0
             if seq > db_seq:
                 raise IndexLoadError(f"index is ahead of the database (change {seq} > {db_seq})")
-            columns = Columns()
             ids = [i for ix in loaded.values() for i in ix.ids().tolist()]
+            columns = Columns(max(1024, max(ids, default=0) + 1), self.dim)
             for r in self._meta_rows(session, ids):
                 columns.set(r)
+            for ix in loaded.values():  # vectors come from the saved index, not re-read
+                part = ix.ids()
+                for start in range(0, len(part), 20_000):
+                    chunk = part[start : start + 20_000]
+                    columns.pairs[chunk] = ix.reconstruct(chunk)
             with self.lock:
                 self.indexes, self.columns, self.last_seq = loaded, columns, seq
             self.catch_up(session)

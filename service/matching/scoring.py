@@ -133,6 +133,33 @@ def combine(components: dict[str, np.ndarray], w: MatchWeights) -> np.ndarray:
     return np.clip(raw, 0.0, 1.0).astype(np.float32)
 
 
+def score_cosines(
+    needs_a_by_b: np.ndarray,
+    needs_b_by_a: np.ndarray,
+    caps_a_b: np.ndarray,
+    a_meta: dict[str, np.ndarray],
+    b_meta: dict[str, np.ndarray],
+    weights: MatchWeights,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Score pairs elementwise from their three cosines (arrays of one shape):
+    ``cos(A.needs, B.caps)``, ``cos(B.needs, A.caps)`` and ``cos(A.caps, B.caps)``.
+
+    ``*_meta`` hold ``sector_mask``, ``partnership_mask`` and ``org`` (index into ORG_TYPES),
+    broadcastable to that shape. Returns (score, components).
+    """
+    comps = {
+        "sector_fit": sector_fit(a_meta["sector_mask"], b_meta["sector_mask"]),
+        "complementarity": complementarity(
+            directional_fit(needs_a_by_b), directional_fit(needs_b_by_a)
+        ),
+        "similarity": directional_fit(caps_a_b),
+        "partnership_fit": partnership_fit(
+            a_meta["partnership_mask"], b_meta["partnership_mask"], a_meta["org"], b_meta["org"]
+        ),
+    }
+    return combine(comps, weights), comps
+
+
 def score_pairs(
     a_caps: np.ndarray,
     a_needs: np.ndarray,
@@ -142,19 +169,11 @@ def score_pairs(
     b_meta: dict[str, np.ndarray],
     weights: MatchWeights,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Score pairs elementwise. Vectors have shape (..., dim); metadata arrays shape (...).
+    """Score pairs from their vectors (shape (..., dim)); see ``score_cosines``."""
 
-    ``*_meta`` hold ``sector_mask``, ``partnership_mask`` and ``org`` (index into ORG_TYPES).
-    Returns (score, components) with the leading shape of the inputs.
-    """
-    a_gets = directional_fit(np.einsum("...d,...d->...", a_needs, b_caps))
-    b_gets = directional_fit(np.einsum("...d,...d->...", b_needs, a_caps))
-    comps = {
-        "sector_fit": sector_fit(a_meta["sector_mask"], b_meta["sector_mask"]),
-        "complementarity": complementarity(a_gets, b_gets),
-        "similarity": directional_fit(np.einsum("...d,...d->...", a_caps, b_caps)),
-        "partnership_fit": partnership_fit(
-            a_meta["partnership_mask"], b_meta["partnership_mask"], a_meta["org"], b_meta["org"]
-        ),
-    }
-    return combine(comps, weights), comps
+    def cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.einsum("...d,...d->...", x, y)
+
+    return score_cosines(
+        cos(a_needs, b_caps), cos(b_needs, a_caps), cos(a_caps, b_caps), a_meta, b_meta, weights
+    )

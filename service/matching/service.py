@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from service.config import MatchWeights
 from service.indexing.service import ORG_CODE, MatchIndex, query_vector
 from service.matching.explain import explain
-from service.matching.scoring import COMPONENTS, score_pairs
+from service.matching.scoring import COMPONENTS, score_cosines
 from service.profiles import repository as repo
 from service.profiles.models import Profile
 from service.sectors import SECTOR_BIT
@@ -69,44 +69,77 @@ def meta_of(index: MatchIndex, ids: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-VectorLookup = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+@dataclass(frozen=True)
+class CandidateSource:
+    """Where candidates come from: the country's FAISS index (optionally restricted to
+    ``allowed``), or, when a filter leaves few enough profiles, an exact scan of just those."""
+
+    country: str
+    allowed: np.ndarray | None = None
+    matrix: np.ndarray | None = None  # pair vectors of ``allowed`` for the exact scan
+
+
+def candidate_source(
+    index: MatchIndex, country: str, allowed: np.ndarray | None
+) -> CandidateSource:
+    if allowed is not None and len(allowed) <= index.exact_max:
+        with index.lock:
+            return CandidateSource(country, allowed, index.columns.pairs[allowed])
+    return CandidateSource(country, allowed)
+
+
+def search(
+    index: MatchIndex, src: CandidateSource, queries: np.ndarray, pool: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(inner products, candidate ids), shape (B, <= pool); id -1 pads.
+
+    The inner product of a query vector with a candidate's pair vector is the two-way sum
+    ``cos(A.needs, B.caps) + cos(A.caps, B.needs)`` (``service.indexing.service``).
+    """
+    if src.matrix is None:
+        with index.lock:
+            return index.indexes[src.country].search(queries, pool, src.allowed)
+    n = len(src.allowed)
+    if n == 0:
+        return (
+            np.full((len(queries), 1), -np.inf, np.float32),
+            np.full((len(queries), 1), -1, np.int64),
+        )
+    sums = queries @ src.matrix.T
+    if n <= pool:
+        return sums, np.broadcast_to(src.allowed, (len(queries), n)).copy()
+    pos = np.argpartition(-sums, pool - 1, axis=1)[:, :pool]
+    return np.take_along_axis(sums, pos, axis=1), src.allowed[pos]
 
 
 def rank(
     index: MatchIndex,
     *,
-    candidate_country: str,
+    source: CandidateSource,
     q_caps: np.ndarray,
     q_needs: np.ndarray,
     q_meta: dict[str, np.ndarray],
     k: int,
     pool: int,
     weights: MatchWeights,
-    allowed: np.ndarray | None = None,
-    lookup: VectorLookup | None = None,
     query_ids: np.ndarray | None = None,
 ) -> Ranked:
-    """Fetch ``pool`` candidates per query from the index, re-rank exactly, keep the top ``k``.
+    """Fetch ``pool`` candidates per query, re-rank them exactly, keep the top ``k``.
 
     Queries are rows of ``q_caps``/``q_needs`` (shape (B, dim)); ``q_meta`` arrays have shape (B,).
+    Only the candidates' capability vectors are gathered: the other direction,
+    ``cos(B.needs, A.caps)``, is the search's two-way sum minus ``cos(A.needs, B.caps)``.
     """
-    b = len(q_caps)
-    with index.lock:
-        _, cand = index.indexes[candidate_country].search(
-            query_vector(q_caps, q_needs), max(pool, k), allowed
-        )
+    b, dim = q_caps.shape
+    sums, cand = search(index, source, query_vector(q_caps, q_needs), max(pool, k))
     valid = cand >= 0
-    flat = cand[valid]
-    c_caps = np.zeros((*cand.shape, q_caps.shape[1]), dtype=np.float32)
-    c_needs = np.zeros_like(c_caps)
-    if len(flat):
-        caps, needs = (lookup or index.vectors)(flat)
-        c_caps[valid], c_needs[valid] = caps, needs
-    scores, comps = score_pairs(
-        q_caps[:, None, :],
-        q_needs[:, None, :],
-        c_caps,
-        c_needs,
+    with index.lock:
+        c_caps = index.columns.pairs[np.where(valid, cand, 0), :dim]
+    needs_a = np.einsum("bd,bpd->bp", q_needs, c_caps)
+    scores, comps = score_cosines(
+        needs_a,
+        sums - needs_a,
+        np.einsum("bd,bpd->bp", q_caps, c_caps),
         {k_: v[:, None] for k_, v in q_meta.items()},
         meta_of(index, cand),
         weights,
@@ -133,21 +166,19 @@ def rank_profiles(
     pool: int,
     weights: MatchWeights,
     filters: Filters = Filters(),
-    lookup: VectorLookup | None = None,
 ) -> Ranked:
     """Top-k partners for indexed profiles ``ids`` (all of ``country``)."""
-    caps, needs = (lookup or index.vectors)(ids)
+    other = other_country(country)
+    caps, needs = index.vectors(ids)
     return rank(
         index,
-        candidate_country=other_country(country),
+        source=candidate_source(index, other, allowed_ids(index, other, filters)),
         q_caps=caps,
         q_needs=needs,
         q_meta=meta_of(index, ids),
         k=k,
         pool=pool,
         weights=weights,
-        allowed=allowed_ids(index, other_country(country), filters),
-        lookup=lookup,
         query_ids=ids,
     )
 
@@ -162,29 +193,88 @@ def rank_all(
     query_filter: Filters = Filters(),
     candidate_filter: Filters = Filters(),
     batch: int = 256,
-    lookup: VectorLookup | None = None,
 ) -> Iterator[Ranked]:
-    """Top-k partners of every profile of ``country`` (batched search, vectorised)."""
+    """Top-k partners of every profile of ``country`` (batched search, vectorised scoring)."""
     ids = allowed_ids(index, country, query_filter)
     if ids is None:
         ids = index.columns.ids_where(country, index.columns.present)
-    allowed = allowed_ids(index, other_country(country), candidate_filter)
+    other = other_country(country)
+    source = candidate_source(index, other, allowed_ids(index, other, candidate_filter))
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
-        caps, needs = (lookup or index.vectors)(chunk)
+        caps, needs = index.vectors(chunk)
         yield rank(
             index,
-            candidate_country=other_country(country),
+            source=source,
             q_caps=caps,
             q_needs=needs,
             q_meta=meta_of(index, chunk),
             k=k,
             pool=pool,
             weights=weights,
-            allowed=allowed,
-            lookup=lookup,
             query_ids=chunk,
         )
+
+
+def top_pairs(
+    index: MatchIndex,
+    *,
+    k: int,
+    pool: int,
+    weights: MatchWeights,
+    filters: Filters = Filters(),
+    min_score: float = 0.0,
+    progress: Callable[[float], None] = lambda _: None,
+) -> dict[str, np.ndarray]:
+    """The top-k lists of every profile on both sides, merged into unique (IN, KR) pairs.
+
+    Arrays: ``in``, ``kr``, ``score``, each component, and ``rank_for_in`` / ``rank_for_kr``
+    (1-based rank in that side's list; 0 when the pair is not in it). Vectorised throughout.
+    """
+    parts = []
+    total = max(1, int(index.columns.present.sum()))
+    done = 0
+    for country in ("IN", "KR"):
+        for r in rank_all(
+            index,
+            country,
+            k=k,
+            pool=pool,
+            weights=weights,
+            query_filter=filters,
+            candidate_filter=filters,
+            batch=512,
+        ):
+            rows, cols = np.nonzero((r.ids >= 0) & (r.scores >= min_score))
+            q, c = r.query_ids[rows], r.ids[rows, cols]
+            part = {
+                "in": q if country == "IN" else c,
+                "kr": c if country == "IN" else q,
+                "score": r.scores[rows, cols],
+                "side": np.full(len(rows), 0 if country == "IN" else 1, np.int8),
+                "rank": (cols + 1).astype(np.int16),
+            }
+            part |= {name: r.components[name][rows, cols] for name in COMPONENTS}
+            parts.append(part)
+            done += len(r.query_ids)
+            progress(done / total)
+    if not parts:
+        return {}
+    allp = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    key = allp["in"].astype(np.int64) << 32 | allp["kr"].astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    allp = {name: v[order] for name, v in allp.items()}
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    group = np.cumsum(first) - 1
+    out = {name: allp[name][first] for name in ("in", "kr", "score", *COMPONENTS)}
+    for side, name in ((0, "rank_for_in"), (1, "rank_for_kr")):
+        ranks = np.zeros(int(first.sum()), np.int16)
+        mine = allp["side"] == side
+        ranks[group[mine]] = allp["rank"][mine]
+        out[name] = ranks
+    return out
 
 
 @dataclass
@@ -315,7 +405,7 @@ def search_adhoc(
     }
     r = rank(
         index,
-        candidate_country=candidate_country,
+        source=CandidateSource(candidate_country),
         q_caps=q_caps,
         q_needs=q_needs,
         q_meta=meta,
@@ -369,36 +459,27 @@ def best_pairings(
     Candidates are every profile's top partners from both sides; a greedy pass takes pairs
     best-first while both organisations are under the cap.
     """
-    f = Filters(sector=sector)
-    k = max(10, 2 * per_org)
-    found: dict[tuple[int, int], tuple[float, dict[str, float]]] = {}
-    for country in ("IN", "KR"):
-        for r in rank_all(
-            index,
-            country,
-            k=k,
-            pool=pool,
-            weights=weights,
-            query_filter=f,
-            candidate_filter=f,
-            batch=512,
-        ):
-            rows, cols = np.nonzero((r.ids >= 0) & (r.scores >= min_score))
-            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-                a, b = int(r.query_ids[row]), int(r.ids[row, col])
-                key = (a, b) if country == "IN" else (b, a)
-                if key not in found:
-                    found[key] = (float(r.scores[row, col]), row_components(r, row, col))
-    ordered = sorted(found.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    taken: dict[int, int] = {}
-    chosen = []
-    for (a, b), val in ordered:
-        if taken.get(a, 0) < per_org and taken.get(b, 0) < per_org:
-            chosen.append(((a, b), val))
-            taken[a] = taken.get(a, 0) + 1
-            taken[b] = taken.get(b, 0) + 1
-            if len(chosen) == limit:
-                break
+    found = top_pairs(
+        index,
+        k=max(10, 2 * per_org),
+        pool=pool,
+        weights=weights,
+        filters=Filters(sector=sector),
+        min_score=min_score,
+    )
+    chosen: list[tuple[tuple[int, int], tuple[float, dict[str, float]]]] = []
+    if found:
+        order = np.lexsort((found["kr"], found["in"], -found["score"]))
+        taken: dict[int, int] = {}
+        for n in order.tolist():
+            a, b = int(found["in"][n]), int(found["kr"][n])
+            if taken.get(a, 0) < per_org and taken.get(b, 0) < per_org:
+                comps = {c: round(float(found[c][n]), 6) for c in COMPONENTS}
+                chosen.append(((a, b), (float(found["score"][n]), comps)))
+                taken[a] = taken.get(a, 0) + 1
+                taken[b] = taken.get(b, 0) + 1
+                if len(chosen) == limit:
+                    break
     ids = sorted({i for (pair, _) in chosen for i in pair})
     profiles = repo.by_ids(session, ids)
     texts = explain_pairs(session, index, [pair for pair, _ in chosen], profiles)
