@@ -288,6 +288,11 @@ class MatchIndex:
                 ix, meta = VectorIndex.load(
                     self._path(country), model=self.model, dim=2 * self.dim, nprobe=self.nprobe
                 )
+                expected = "flat" if len(ix) <= self.exact_max else "ivf"
+                if ix.kind != expected:
+                    raise IndexLoadError(
+                        f"saved {country} index is {ix.kind}, settings call for {expected}"
+                    )
                 loaded[country] = ix
                 seqs.add(meta.get("last_seq"))
             if len(seqs) != 1:

@@ -127,11 +127,31 @@ def rank(
     """Fetch ``pool`` candidates per query, re-rank them exactly, keep the top ``k``.
 
     Queries are rows of ``q_caps``/``q_needs`` (shape (B, dim)); ``q_meta`` arrays have shape (B,).
+    """
+    sums, cand = search(index, source, query_vector(q_caps, q_needs), max(pool, k))
+    return rerank(
+        index, q_caps, q_needs, q_meta, sums, cand, k=k, weights=weights, query_ids=query_ids
+    )
+
+
+def rerank(
+    index: MatchIndex,
+    q_caps: np.ndarray,
+    q_needs: np.ndarray,
+    q_meta: dict[str, np.ndarray],
+    sums: np.ndarray,
+    cand: np.ndarray,
+    *,
+    k: int,
+    weights: MatchWeights,
+    query_ids: np.ndarray | None = None,
+) -> Ranked:
+    """Score candidates ``cand`` (B, P) exactly and keep the best ``k`` per row.
+
     Only the candidates' capability vectors are gathered: the other direction,
     ``cos(B.needs, A.caps)``, is the search's two-way sum minus ``cos(A.needs, B.caps)``.
     """
     b, dim = q_caps.shape
-    sums, cand = search(index, source, query_vector(q_caps, q_needs), max(pool, k))
     valid = cand >= 0
     with index.lock:
         c_caps = index.columns.pairs[np.where(valid, cand, 0), :dim]
@@ -155,6 +175,58 @@ def rank(
         take(scores),
         {name: take(comps[name]) for name in COMPONENTS},
     )
+
+
+def exact_pools(
+    index: MatchIndex, filters: Filters, pool: int, batch: int = 512
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Candidate pools of every profile of both countries by one exact scan.
+
+    The two-way score is symmetric (``q_a . x_b == q_b . x_a``), so one blocked product of the
+    Indian query vectors with the Korean pair vectors yields both sides: row-wise top-``pool``
+    for Indian profiles, column-wise top-``pool`` for Korean ones. Returns, per country,
+    (query ids, sums (n, P), candidate ids (n, P), -1 padded).
+    """
+    ids = {}
+    for c in ("IN", "KR"):
+        allowed = allowed_ids(index, c, filters)
+        ids[c] = (
+            allowed if allowed is not None else index.columns.ids_where(c, index.columns.present)
+        )
+    in_ids, kr_ids = ids["IN"], ids["KR"]
+    dim = index.dim
+    with index.lock:
+        x_kr = index.columns.pairs[kr_ids]
+        q_in = index.columns.pairs[in_ids]
+    q_in = np.concatenate([q_in[:, dim:], q_in[:, :dim]], axis=1)  # [needs | caps]
+    n_in, n_kr = len(in_ids), len(kr_ids)
+    p_in, p_kr = max(1, min(pool, n_kr)), max(1, min(pool, n_in))
+    row_sums = np.full((n_in, p_in), -np.inf, np.float32)
+    row_ids = np.full((n_in, p_in), -1, np.int64)
+    col_sums = np.full((p_kr, n_kr), -np.inf, np.float32)
+    col_pos = np.full((p_kr, n_kr), -1, np.int64)
+    for start in range(0, n_in if n_kr else 0, batch):
+        sims = q_in[start : start + batch] @ x_kr.T
+        rows = sims.shape[0]
+        if n_kr > p_in:
+            pos = np.argpartition(-sims, p_in - 1, axis=1)[:, :p_in]
+        else:
+            pos = np.broadcast_to(np.arange(n_kr), (rows, n_kr))
+        row_sums[start : start + rows] = np.take_along_axis(sims, pos, axis=1)
+        row_ids[start : start + rows] = kr_ids[pos]
+        kc = min(p_kr, rows)
+        cpos = (
+            np.argpartition(-sims, kc - 1, axis=0)[:kc]
+            if rows > kc
+            else np.broadcast_to(np.arange(rows)[:, None], (rows, n_kr))
+        )
+        merged_s = np.concatenate([col_sums, np.take_along_axis(sims, cpos, axis=0)])
+        merged_p = np.concatenate([col_pos, cpos + start])
+        keep = np.argpartition(-merged_s, p_kr - 1, axis=0)[:p_kr]
+        col_sums = np.take_along_axis(merged_s, keep, axis=0)
+        col_pos = np.take_along_axis(merged_p, keep, axis=0)
+    kr_cand = np.where(col_pos >= 0, in_ids[np.maximum(col_pos, 0)], -1).T
+    return {"IN": (in_ids, row_sums, row_ids), "KR": (kr_ids, col_sums.T.copy(), kr_cand)}
 
 
 def rank_profiles(
@@ -216,6 +288,51 @@ def rank_all(
         )
 
 
+def _ranked_both_sides(
+    index: MatchIndex,
+    *,
+    k: int,
+    pool: int,
+    weights: MatchWeights,
+    filters: Filters,
+    batch: int = 512,
+) -> Iterator[tuple[str, Ranked]]:
+    """Every profile's top-k, both countries: one exact scan while every country's index is
+    exact (the same candidates the flat index gives ``/matches``), else batched index search."""
+    if all(ix.kind == "flat" for ix in index.indexes.values()):
+        for country, (ids, sums, cand) in exact_pools(index, filters, pool).items():
+            for start in range(0, len(ids), batch):
+                chunk = ids[start : start + batch]
+                caps, needs = index.vectors(chunk)
+                yield (
+                    country,
+                    rerank(
+                        index,
+                        caps,
+                        needs,
+                        meta_of(index, chunk),
+                        sums[start : start + batch],
+                        cand[start : start + batch],
+                        k=k,
+                        weights=weights,
+                        query_ids=chunk,
+                    ),
+                )
+        return
+    for country in ("IN", "KR"):
+        for r in rank_all(
+            index,
+            country,
+            k=k,
+            pool=pool,
+            weights=weights,
+            query_filter=filters,
+            candidate_filter=filters,
+            batch=batch,
+        ):
+            yield country, r
+
+
 def top_pairs(
     index: MatchIndex,
     *,
@@ -234,30 +351,20 @@ def top_pairs(
     parts = []
     total = max(1, int(index.columns.present.sum()))
     done = 0
-    for country in ("IN", "KR"):
-        for r in rank_all(
-            index,
-            country,
-            k=k,
-            pool=pool,
-            weights=weights,
-            query_filter=filters,
-            candidate_filter=filters,
-            batch=512,
-        ):
-            rows, cols = np.nonzero((r.ids >= 0) & (r.scores >= min_score))
-            q, c = r.query_ids[rows], r.ids[rows, cols]
-            part = {
-                "in": q if country == "IN" else c,
-                "kr": c if country == "IN" else q,
-                "score": r.scores[rows, cols],
-                "side": np.full(len(rows), 0 if country == "IN" else 1, np.int8),
-                "rank": (cols + 1).astype(np.int16),
-            }
-            part |= {name: r.components[name][rows, cols] for name in COMPONENTS}
-            parts.append(part)
-            done += len(r.query_ids)
-            progress(done / total)
+    for country, r in _ranked_both_sides(index, k=k, pool=pool, weights=weights, filters=filters):
+        rows, cols = np.nonzero((r.ids >= 0) & (r.scores >= min_score))
+        q, c = r.query_ids[rows], r.ids[rows, cols]
+        part = {
+            "in": q if country == "IN" else c,
+            "kr": c if country == "IN" else q,
+            "score": r.scores[rows, cols],
+            "side": np.full(len(rows), 0 if country == "IN" else 1, np.int8),
+            "rank": (cols + 1).astype(np.int16),
+        }
+        part |= {name: r.components[name][rows, cols] for name in COMPONENTS}
+        parts.append(part)
+        done += len(r.query_ids)
+        progress(done / total)
     if not parts:
         return {}
     allp = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
