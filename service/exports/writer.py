@@ -106,44 +106,53 @@ class ProfileColumns:
 
 
 class SentenceStore:
-    """Every stored sentence of the exported profiles, one block per (profile, field): texts and
-    float16 vectors. Blocks are kept as loaded (no concatenation, which would double the peak)."""
+    """Stored sentences of some profiles' fields, flat: texts, one float16 matrix, and the
+    ``[start, start + count)`` rows of each (field, profile)."""
 
-    STRIDE = 1 << 20  # sentence handle = block * STRIDE + position in block
-
-    def __init__(self, session: Session, ids: np.ndarray) -> None:
+    def __init__(self, session: Session, ids: np.ndarray, fields: tuple[str, ...]) -> None:
         size = int(ids.max()) + 1 if len(ids) else 1
-        self.block = {f: np.full(size, -1, dtype=np.int64) for f in repo.TEXT_FIELDS}
-        self.texts: list[list[str]] = []
-        self.vectors: list[np.ndarray] = []
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start : start + 5000].tolist()
-            data = repo.sentence_data(session, chunk, as_float16=True)
-            for (pid, field), (sents, vecs) in data.items():
-                self.block[field][pid] = len(self.texts)
-                self.texts.append(sents)
-                self.vectors.append(vecs)
+        self.start = {f: np.zeros(size, dtype=np.int64) for f in fields}
+        self.count = {f: np.zeros(size, dtype=np.int64) for f in fields}
+        self.texts: list[str] = []
+        blocks: list[np.ndarray] = []
+        for begin in range(0, len(ids), 5000):
+            chunk = ids[begin : begin + 5000].tolist()
+            for (pid, field), (sents, vecs) in repo.sentence_data(
+                session, chunk, fields, as_float16=True
+            ).items():
+                self.start[field][pid], self.count[field][pid] = len(self.texts), len(sents)
+                self.texts.extend(sents)
+                blocks.append(vecs)
+        self.matrix = np.concatenate(blocks) if blocks else np.zeros((0, 1), np.float16)
 
     def pick(self, field: str, owners: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """For each row, the handle of ``owners[row]``'s ``field`` sentence closest to
-        ``targets[row]`` (-1 if none): ``explain.best_sentence``, batched per owner."""
+        """For each row, the index of ``owners[row]``'s ``field`` sentence closest to
+        ``targets[row]`` (-1 if none): ``explain.best_sentence`` for many rows at once."""
         out = np.full(len(owners), -1, dtype=np.int64)
-        order = np.argsort(owners, kind="stable")
-        cuts = np.flatnonzero(np.diff(owners[order])) + 1
-        blocks = self.block[field]
-        for group in np.split(order, cuts):
-            if not len(group):
-                continue
-            k = blocks[owners[group[0]]]
-            if k >= 0 and len(self.texts[k]):
-                sent = self.vectors[k].astype(np.float32)
-                out[group] = k * self.STRIDE + np.argmax(targets[group] @ sent.T, axis=1)
+        counts = self.count[field][owners]
+        rows = np.flatnonzero(counts)
+        if not len(rows):
+            return out
+        counts = counts[rows]
+        seg_start = np.cumsum(counts) - counts
+        flat = np.repeat(self.start[field][owners[rows]] - seg_start, counts) + np.arange(
+            counts.sum()
+        )
+        scores = np.einsum(
+            "ij,ij->i",
+            self.matrix[flat].astype(np.float32),
+            np.repeat(targets[rows], counts, axis=0),
+        )
+        seg = np.repeat(np.arange(len(rows)), counts)
+        best = np.maximum.reduceat(scores, seg_start)
+        hits = np.flatnonzero(scores == best[seg])
+        # The first maximum of each row's sentences, as np.argmax picks it.
+        _, first = np.unique(seg[hits], return_index=True)
+        out[rows] = flat[hits[first]]
         return out
 
-    def text(self, handle: int) -> str | None:
-        if handle < 0:
-            return None
-        return self.texts[handle // self.STRIDE][handle % self.STRIDE]
+    def text(self, i: int) -> str | None:
+        return self.texts[i] if i >= 0 else None
 
 
 def iter_rows(
@@ -151,25 +160,29 @@ def iter_rows(
     index: MatchIndex,
     pairs: dict[str, np.ndarray],
     progress: Progress,
-    chunk: int = 50_000,
+    chunk: int = 10_000,
 ) -> Iterator[dict[str, list]]:
-    """Export columns in chunks of rows, explanations quoted exactly as ``/matches`` does."""
+    """Export columns in chunks of rows, explanations quoted exactly as ``/matches`` does.
+
+    Rows are ordered by Indian profile, so each chunk loads the sentences of its own Indian
+    profiles; the Korean capability sentences, needed throughout, are loaded once.
+    """
     n = len(pairs.get("in", []))
     if n == 0:
         return
     ids = np.unique(np.concatenate([pairs["in"], pairs["kr"]]))
     profiles = ProfileColumns(session, ids)
-    store = SentenceStore(session, ids)
-    log.info("export: %d rows, sentences of %d profiles loaded", n, len(ids))
+    kr_store = SentenceStore(session, np.unique(pairs["kr"]), ("capabilities",))
+    log.info("export: %d rows; Korean sentences loaded", n)
     for start in range(0, n, chunk):
         sl = slice(start, start + chunk)
         a, b = pairs["in"][sl], pairs["kr"][sl]
-        a_caps, a_needs = index.vectors(a)
+        in_store = SentenceStore(session, np.unique(a), ("capabilities", "needs"))
+        _, a_needs = index.vectors(a)
         b_caps, b_needs = index.vectors(b)
-        a_need = store.pick("needs", a, b_caps)
-        b_offer = store.pick("capabilities", b, a_needs)
-        a_offer = store.pick("capabilities", a, b_needs)
-        del a_caps
+        a_need = in_store.pick("needs", a, b_caps)
+        b_offer = kr_store.pick("capabilities", b, a_needs)
+        a_offer = in_store.pick("capabilities", a, b_needs)
         a_sec, b_sec = profiles.sectors[a], profiles.sectors[b]
         a_name, b_name = profiles.name[a], profiles.name[b]
         cols: dict[str, list] = {
@@ -187,7 +200,7 @@ def iter_rows(
         for rank in ("rank_for_in", "rank_for_kr"):
             cols[rank] = [int(r) or None for r in pairs[rank][sl].tolist()]
         cols["explanation"] = [
-            render(an, asec, bn, bsec, store.text(i), store.text(j), store.text(k))
+            render(an, asec, bn, bsec, in_store.text(i), kr_store.text(j), in_store.text(k))
             for an, asec, bn, bsec, i, j, k in zip(
                 a_name,
                 a_sec,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from sqlalchemy.orm import Session
 
 from service.config import MatchWeights
@@ -201,32 +202,29 @@ def exact_pools(
     q_in = np.concatenate([q_in[:, dim:], q_in[:, :dim]], axis=1)  # [needs | caps]
     n_in, n_kr = len(in_ids), len(kr_ids)
     p_in, p_kr = max(1, min(pool, n_kr)), max(1, min(pool, n_in))
+    # torch for the products and top-k: numpy's argpartition is several times slower here.
+    x_kr_t = torch.from_numpy(x_kr)
     row_sums = np.full((n_in, p_in), -np.inf, np.float32)
     row_ids = np.full((n_in, p_in), -1, np.int64)
-    col_sums = np.full((p_kr, n_kr), -np.inf, np.float32)
-    col_pos = np.full((p_kr, n_kr), -1, np.int64)
+    col_sums = torch.full((n_kr, p_kr), -torch.inf)
+    col_pos = torch.full((n_kr, p_kr), -1, dtype=torch.int64)
     for start in range(0, n_in if n_kr else 0, batch):
-        sims = q_in[start : start + batch] @ x_kr.T
+        sims = torch.from_numpy(q_in[start : start + batch]) @ x_kr_t.T
         rows = sims.shape[0]
-        if n_kr > p_in:
-            pos = np.argpartition(-sims, p_in - 1, axis=1)[:, :p_in]
-        else:
-            pos = np.broadcast_to(np.arange(n_kr), (rows, n_kr))
-        row_sums[start : start + rows] = np.take_along_axis(sims, pos, axis=1)
-        row_ids[start : start + rows] = kr_ids[pos]
+        top = torch.topk(sims, p_in, dim=1, sorted=False)
+        row_sums[start : start + rows] = top.values.numpy()
+        row_ids[start : start + rows] = kr_ids[top.indices.numpy()]
+        sims_t = sims.T.contiguous()  # one row per Korean profile
         kc = min(p_kr, rows)
-        cpos = (
-            np.argpartition(-sims, kc - 1, axis=0)[:kc]
-            if rows > kc
-            else np.broadcast_to(np.arange(rows)[:, None], (rows, n_kr))
-        )
-        merged_s = np.concatenate([col_sums, np.take_along_axis(sims, cpos, axis=0)])
-        merged_p = np.concatenate([col_pos, cpos + start])
-        keep = np.argpartition(-merged_s, p_kr - 1, axis=0)[:p_kr]
-        col_sums = np.take_along_axis(merged_s, keep, axis=0)
-        col_pos = np.take_along_axis(merged_p, keep, axis=0)
-    kr_cand = np.where(col_pos >= 0, in_ids[np.maximum(col_pos, 0)], -1).T
-    return {"IN": (in_ids, row_sums, row_ids), "KR": (kr_ids, col_sums.T.copy(), kr_cand)}
+        top = torch.topk(sims_t, kc, dim=1, sorted=False)
+        merged_s = torch.cat([col_sums, top.values], dim=1)
+        merged_p = torch.cat([col_pos, top.indices + start], dim=1)
+        keep = torch.topk(merged_s, p_kr, dim=1, sorted=False).indices
+        col_sums = torch.gather(merged_s, 1, keep)
+        col_pos = torch.gather(merged_p, 1, keep)
+    col_sums, col_pos = col_sums.numpy(), col_pos.numpy()
+    kr_cand = np.where(col_pos >= 0, in_ids[np.maximum(col_pos, 0)], -1)
+    return {"IN": (in_ids, row_sums, row_ids), "KR": (kr_ids, col_sums, kr_cand)}
 
 
 def rank_profiles(
