@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     )
 
     index_exact_max: int = Field(
-        100_000,
+        20_000,
         ge=1,
         description="Per-country profile count above which the index switches from exact "
         "inner-product search to IVF (approximate).",
