@@ -21,9 +21,13 @@ def random_index(tmp_path, exact_max: int, n: int = 240) -> MatchIndex:
 
     profiles = [
         IndexedProfile(
-            id=i + 1, country="IN" if i % 2 else "KR", sector_mask=int(rng.integers(1, 128)),
-            partnership_mask=int(rng.integers(0, 128)), org_type="company",
-            capabilities=unit(rng.normal(size=DIM)), needs=unit(rng.normal(size=DIM)),
+            id=i + 1,
+            country="IN" if i % 2 else "KR",
+            sector_mask=int(rng.integers(1, 128)),
+            partnership_mask=int(rng.integers(0, 128)),
+            org_type="company",
+            capabilities=unit(rng.normal(size=DIM)),
+            needs=unit(rng.normal(size=DIM)),
         )
         for i in range(n)
     ]
@@ -40,12 +44,36 @@ def test_exact_two_sided_scan_matches_per_profile_ranking(tmp_path, sector):
     for side, col in (("IN", "rank_for_in"), ("KR", "rank_for_kr")):
         for n in np.flatnonzero(pairs[col] > 0):
             q = int(pairs["in" if side == "IN" else "kr"][n])
-            got.setdefault((side, q), []).append((int(pairs[col][n]), int(
-                pairs["kr" if side == "IN" else "in"][n])))
+            got.setdefault((side, q), []).append(
+                (int(pairs[col][n]), int(pairs["kr" if side == "IN" else "in"][n]))
+            )
     checked = 0
     for (side, q), lst in got.items():
-        r = rank_profiles(index, np.array([q]), side, k=5, pool=20, weights=w,
-                          filters=Filters(sector=sector))
+        r = rank_profiles(
+            index, np.array([q]), side, k=5, pool=20, weights=w, filters=Filters(sector=sector)
+        )
         assert [b for _, b in sorted(lst)] == [int(x) for x in r.ids[0] if x >= 0]
         checked += 1
     assert checked > 20
+
+
+def test_ivf_batches_match_per_profile_ranking(tmp_path):
+
+    index = random_index(tmp_path, exact_max=50, n=600)
+    # Force the approximate index as a restart above the threshold would build it.
+    from embeddings.index import VectorIndex
+
+    for country in ("IN", "KR"):
+        ids = index.columns.ids_where(country, index.columns.present)
+        index.indexes[country] = VectorIndex.build(
+            2 * DIM, ids, index.columns.pairs[ids], exact_max=50, nprobe=4
+        )
+        assert index.indexes[country].kind == "ivf"
+    w = MatchWeights()
+    pairs = top_pairs(index, k=5, pool=20, weights=w)
+    ins = np.flatnonzero(pairs["rank_for_in"] > 0)
+    for q in np.unique(pairs["in"][ins])[:40]:
+        mine = ins[pairs["in"][ins] == q]
+        expected = rank_profiles(index, np.array([q]), "IN", k=5, pool=20, weights=w).ids[0]
+        got = pairs["kr"][mine][np.argsort(pairs["rank_for_in"][mine])]
+        assert got.tolist() == [int(x) for x in expected if x >= 0]
