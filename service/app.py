@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import faiss
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        faiss.omp_set_num_threads(settings.search_threads)
         engine = create_db_engine(settings.resolved_database_url)
         sessions = create_session_factory(engine)
         enc = encoder or build_encoder(settings)
