@@ -74,7 +74,10 @@ class Settings(BaseSettings):
         32, ge=1, description="IVF lists probed per query (approximate index)."
     )
     index_save_interval_s: float = Field(
-        30.0, gt=0, description="Seconds between background saves of the FAISS index."
+        300.0,
+        gt=0,
+        description="Seconds between background saves of the FAISS index (only when it changed). "
+        "Changes after the last save are replayed from the change log at start.",
     )
     search_threads: int = Field(
         1,

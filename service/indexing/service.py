@@ -19,6 +19,7 @@ last change applied; on start it is loaded and caught up, or rebuilt from the st
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 import time
@@ -274,8 +275,12 @@ class MatchIndex:
                 c: ix.snapshot({"model": self.model, "last_seq": seq})
                 for c, ix in self.indexes.items()
             }
-        for country, (data, meta) in snaps.items():
-            VectorIndex.write_snapshot(self._path(country), data, meta)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # Workers share the directory: one writer at a time, so files and manifests pair up.
+        with open(self.directory / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for country, (data, meta) in snaps.items():
+                VectorIndex.write_snapshot(self._path(country), data, meta)
         self.saved_seq = seq
 
     def load_or_rebuild(self, session: Session) -> str:

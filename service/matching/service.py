@@ -456,7 +456,9 @@ def matches_for_profile(
 ) -> list[Match]:
     from service.errors import Unavailable
 
-    if profile.id not in index.indexes[profile.country]:
+    with index.lock:  # an update removes and re-adds the id under this lock
+        indexed = profile.id in index.indexes[profile.country]
+    if not indexed:
         raise Unavailable("this profile is not in the search index yet; retry in a moment")
     r = rank_profiles(
         index,

@@ -176,3 +176,30 @@ def test_very_long_token_is_split_to_fit(encoder):
     doc = encoder.embed_document(f"We offer {token} as a service.")
     assert "".join(doc.sentences).count("x") >= 3000
     assert all(encoder._count_tokens(s) <= 256 for s in doc.sentences)
+
+
+def test_profile_never_disappears_from_matches_while_updated(client, admin):
+    """An update re-adds the profile's vectors; concurrent match queries must never see a gap."""
+    import threading
+
+    a, owner = create_profile(client)
+    create_profile(client, country="KR")
+    state = client.app.state.matchmaker
+    with state.sessions() as s:
+        pid = s.scalar(select(Profile.id).where(Profile.public_id == a["id"]))
+        rows = state.index.load_rows(s, [pid])
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            state.index.upsert(rows)
+
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        codes = {client.get(f"/v1/profiles/{a['id']}/matches", headers=admin).status_code
+                 for _ in range(150)}
+    finally:
+        stop.set()
+        t.join()
+    assert codes == {200}
