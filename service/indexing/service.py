@@ -38,6 +38,14 @@ from service.vocab import COUNTRIES, ORG_TYPES, partnership_mask
 log = logging.getLogger(__name__)
 
 ORG_CODE = {o: i for i, o in enumerate(ORG_TYPES)}
+# What the matcher keeps of each profile besides its vectors.
+META_COLUMNS = (
+    Profile.id,
+    Profile.country,
+    Profile.sector_mask,
+    Profile.partnership_types,
+    Profile.org_type,
+)
 COUNTRY_CODE = {c: i for i, c in enumerate(COUNTRIES)}
 
 
@@ -172,15 +180,7 @@ class MatchIndex:
     def load_rows(self, session: Session, ids: list[int] | None) -> list[IndexedProfile]:
         """Indexed form of the given profiles (or all) as stored in the database."""
         q = (
-            select(
-                Profile.id,
-                Profile.country,
-                Profile.sector_mask,
-                Profile.partnership_types,
-                Profile.org_type,
-                ProfileEmbedding.field,
-                ProfileEmbedding.vector,
-            )
+            select(*META_COLUMNS, ProfileEmbedding.field, ProfileEmbedding.vector)
             .join(ProfileEmbedding, ProfileEmbedding.profile_id == Profile.id)
             .where(ProfileEmbedding.model == self.model)
         )
@@ -333,15 +333,7 @@ class MatchIndex:
         empty = np.zeros(0, dtype=np.float32)
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
-            for r in session.execute(
-                select(
-                    Profile.id,
-                    Profile.country,
-                    Profile.sector_mask,
-                    Profile.partnership_types,
-                    Profile.org_type,
-                ).where(Profile.id.in_(chunk))
-            ):
+            for r in session.execute(select(*META_COLUMNS).where(Profile.id.in_(chunk))):
                 out.append(
                     IndexedProfile(
                         r.id,

@@ -227,6 +227,30 @@ def exact_pools(
     return {"IN": (in_ids, row_sums, row_ids), "KR": (kr_ids, col_sums, kr_cand)}
 
 
+def rank_ids(
+    index: MatchIndex,
+    ids: np.ndarray,
+    source: CandidateSource,
+    *,
+    k: int,
+    pool: int,
+    weights: MatchWeights,
+) -> Ranked:
+    """Top-k partners from ``source`` for the indexed profiles ``ids``."""
+    caps, needs = index.vectors(ids)
+    return rank(
+        index,
+        source=source,
+        q_caps=caps,
+        q_needs=needs,
+        q_meta=meta_of(index, ids),
+        k=k,
+        pool=pool,
+        weights=weights,
+        query_ids=ids,
+    )
+
+
 def rank_profiles(
     index: MatchIndex,
     ids: np.ndarray,
@@ -239,18 +263,8 @@ def rank_profiles(
 ) -> Ranked:
     """Top-k partners for indexed profiles ``ids`` (all of ``country``)."""
     other = other_country(country)
-    caps, needs = index.vectors(ids)
-    return rank(
-        index,
-        source=candidate_source(index, other, allowed_ids(index, other, filters)),
-        q_caps=caps,
-        q_needs=needs,
-        q_meta=meta_of(index, ids),
-        k=k,
-        pool=pool,
-        weights=weights,
-        query_ids=ids,
-    )
+    source = candidate_source(index, other, allowed_ids(index, other, filters))
+    return rank_ids(index, ids, source, k=k, pool=pool, weights=weights)
 
 
 def rank_all(
@@ -271,19 +285,7 @@ def rank_all(
     other = other_country(country)
     source = candidate_source(index, other, allowed_ids(index, other, candidate_filter))
     for start in range(0, len(ids), batch):
-        chunk = ids[start : start + batch]
-        caps, needs = index.vectors(chunk)
-        yield rank(
-            index,
-            source=source,
-            q_caps=caps,
-            q_needs=needs,
-            q_meta=meta_of(index, chunk),
-            k=k,
-            pool=pool,
-            weights=weights,
-            query_ids=chunk,
-        )
+        yield rank_ids(index, ids[start : start + batch], source, k=k, pool=pool, weights=weights)
 
 
 def _ranked_both_sides(
