@@ -48,8 +48,8 @@ def _index(s: Settings, sessions, rebuild: bool = False):  # noqa: ANN001, ANN20
     with sessions() as session:
         if rebuild:
             index.rebuild(session, progress=True)
-        else:
-            index.load_or_rebuild(session)
+        elif index.load_or_rebuild(session) == "rebuilt":
+            index.save()  # so the next command does not pay the rebuild again
     return index
 
 

@@ -37,7 +37,8 @@ class AppState:
     exports: ExportRunner | None = None
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: trivial dependencies would otherwise each cost a thread-pool hop per request.
     return request.app.state.matchmaker
 
 
@@ -82,7 +83,7 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_encoder(state: StateDep) -> Encoder:
+async def get_encoder(state: StateDep) -> Encoder:
     return state.encoder
 
 

@@ -473,7 +473,7 @@ def matches_for_profile(
     )
     cols = [c for c in range(r.ids.shape[1]) if r.ids[0, c] >= 0 and r.scores[0, c] >= min_score]
     ids = [int(r.ids[0, c]) for c in cols]
-    profiles = repo.by_ids(session, ids) | {profile.id: profile}
+    profiles = repo.summaries(session, ids) | {profile.id: profile}
     texts = explain_pairs(session, index, [(profile.id, i) for i in ids], profiles)
     return [
         Match(profiles[i], round(float(r.scores[0, c]), 6), row_components(r, 0, c), t)
@@ -524,7 +524,7 @@ def search_adhoc(
     )
     cols = [c for c in range(r.ids.shape[1]) if r.ids[0, c] >= 0]
     ids = [int(r.ids[0, c]) for c in cols]
-    profiles: dict = repo.by_ids(session, ids)
+    profiles: dict = repo.summaries(session, ids)
     profiles[-1] = AdHoc("your organisation", sectors or [])
     q_sent = {"needs": (docs[0].sentences, docs[0].sentence_vectors)}
     if capabilities:
@@ -590,7 +590,7 @@ def best_pairings(
                 if len(chosen) == limit:
                     break
     ids = sorted({i for (pair, _) in chosen for i in pair})
-    profiles = repo.by_ids(session, ids)
+    profiles = repo.summaries(session, ids)
     texts = explain_pairs(session, index, [pair for pair, _ in chosen], profiles)
     return [
         Pairing(profiles[a], profiles[b], round(score, 6), comps, t)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -21,10 +22,22 @@ def by_public_id(session: Session, public_id: str) -> Profile | None:
     return session.scalar(select(Profile).where(Profile.public_id == public_id))
 
 
-def by_ids(session: Session, ids: Sequence[int]) -> dict[int, Profile]:
+def summaries(session: Session, ids: Sequence[int]) -> dict[int, Any]:
+    """The few columns a match summary and explanation need (not the long texts)."""
     if not ids:
         return {}
-    return {p.id: p for p in session.scalars(select(Profile).where(Profile.id.in_(list(ids))))}
+    rows = session.execute(
+        select(
+            Profile.id,
+            Profile.public_id,
+            Profile.name,
+            Profile.country,
+            Profile.org_type,
+            Profile.sectors,
+            Profile.city,
+        ).where(Profile.id.in_(list(ids)))
+    )
+    return {r.id: r for r in rows}
 
 
 def existing_name_keys(
