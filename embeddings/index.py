@@ -14,6 +14,7 @@ import json
 import math
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,30 @@ class VectorIndex:
         scores, ids = self._index.search(queries, k, params=params)
         return scores, ids
 
+    def lists(self) -> InvertedLists:
+        """A copy of the IVF index's centroids and lists, for :meth:`InvertedLists.search`.
+
+        Taking it is a memory copy (about one vector per indexed id); callers hold their lock
+        only for that, then search the copy without it.
+        """
+        if self.kind != "ivf":
+            raise ValueError("lists() needs an IVF index")
+        ivf = self._index
+        nlist, code_size = ivf.nlist, ivf.code_size
+        sizes = np.array([ivf.invlists.list_size(n) for n in range(nlist)], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        ids = np.empty(int(offsets[-1]), dtype=np.int64)
+        vectors = np.empty((int(offsets[-1]), self.dim), dtype=np.float32)
+        for n in range(nlist):
+            a, b = int(offsets[n]), int(offsets[n + 1])
+            if a == b:
+                continue
+            ids[a:b] = faiss.rev_swig_ptr(ivf.invlists.get_ids(n), b - a)
+            codes = faiss.rev_swig_ptr(ivf.invlists.get_codes(n), (b - a) * code_size)
+            vectors[a:b] = codes.view(np.float32).reshape(b - a, self.dim)
+        centroids = ivf.quantizer.reconstruct_n(0, nlist)
+        return InvertedLists(centroids, offsets, ids, vectors, self.nprobe)
+
     def reconstruct(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) == 0:
@@ -203,6 +228,81 @@ class VectorIndex:
                 f"{path} holds {len(index._ids)} ids, manifest says {meta.get('count')}"
             )
         return index, meta
+
+
+@dataclass(frozen=True)
+class InvertedLists:
+    """An IVF index laid out for batched search: list ``n`` holds ``ids[offsets[n]:offsets[n+1]]``.
+
+    FAISS scans an IVF list once per query, so a batch of queries reads every probed list from
+    memory again and again (bandwidth-bound: about 1,200 queries/s at 50,000 vectors of 768
+    dimensions, nprobe 32). Grouping the batch by list turns each list into one matrix product
+    with all the queries that probe it, read once. Probing and scoring are those of
+    ``IndexIVFFlat.search`` (the ``nprobe`` nearest centroids by inner product, exact inner
+    products inside them), so results are the same up to float rounding.
+    """
+
+    centroids: np.ndarray  # (nlist, dim)
+    offsets: np.ndarray  # (nlist + 1,)
+    ids: np.ndarray  # (n,) int64
+    vectors: np.ndarray  # (n, dim) float32
+    nprobe: int
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        chunk: int = 2048,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (scores, ids) per query, best first; id -1 pads missing results."""
+        import torch  # batch-only path; products and top-k run several times faster in torch
+
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        out_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        out_i = np.full((len(queries), k), -1, dtype=np.int64)
+        sizes = np.diff(self.offsets)
+        if len(self.ids) == 0 or len(queries) == 0:
+            return out_s, out_i
+        nprobe = min(self.nprobe, len(self.centroids))
+        width = int(sizes.max())  # a probed list's slot in the per-query score buffer
+        k_found = min(k, nprobe * width)
+        x = torch.from_numpy(self.vectors)
+        cent = torch.from_numpy(np.ascontiguousarray(self.centroids, dtype=np.float32))
+        keep = None if allowed is None else torch.from_numpy(np.isin(self.ids, allowed))
+        # One score buffer for every chunk: a (query, probe slot) row per probed list.
+        buf = torch.empty((min(chunk, len(queries)) * nprobe, width))
+        for start in range(0, len(queries), chunk):
+            q = torch.from_numpy(queries[start : start + chunk])
+            c = len(q)
+            probes = torch.topk(q @ cent.T, nprobe, dim=1).indices  # (c, nprobe) list numbers
+            flat = probes.reshape(-1)
+            order = torch.argsort(flat, stable=True)  # buffer rows grouped by list
+            lists, counts = torch.unique_consecutive(flat[order], return_counts=True)
+            rows_all = order // nprobe
+            view = buf[: c * nprobe]
+            view.fill_(-torch.inf)
+            pos = 0
+            for lst, cnt in zip(lists.tolist(), counts.tolist(), strict=True):
+                slots, rows = order[pos : pos + cnt], rows_all[pos : pos + cnt]
+                pos += cnt
+                a, b = int(self.offsets[lst]), int(self.offsets[lst + 1])
+                if a == b:
+                    continue
+                sims = torch.index_select(q, 0, rows) @ x[a:b].T
+                if keep is not None:
+                    sims.masked_fill_(~keep[a:b], -torch.inf)
+                view[:, : b - a].index_copy_(0, slots, sims)
+            top = torch.topk(view.reshape(c, -1), k_found, dim=1)
+            scores, flat_pos = top.values.numpy(), top.indices.numpy()
+            slot, col = flat_pos // width, flat_pos % width
+            member = self.offsets[np.take_along_axis(probes.numpy(), slot, axis=1)] + col
+            found = np.isfinite(scores)
+            out_s[start : start + c, :k_found] = np.where(found, scores, -np.inf)
+            out_i[start : start + c, :k_found] = np.where(
+                found, self.ids[np.where(found, member, 0)], -1
+            )
+        return out_s, out_i
 
 
 def manifest_path(path: Path) -> Path:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from sqlalchemy.orm import Session
 
+from embeddings.index import InvertedLists
 from service.config import MatchWeights
 from service.indexing.service import ORG_CODE, MatchIndex, query_vector
 from service.matching.explain import explain
@@ -73,19 +74,24 @@ def meta_of(index: MatchIndex, ids: np.ndarray) -> dict[str, np.ndarray]:
 @dataclass(frozen=True)
 class CandidateSource:
     """Where candidates come from: the country's FAISS index (optionally restricted to
-    ``allowed``), or, when a filter leaves few enough profiles, an exact scan of just those."""
+    ``allowed``); when a filter leaves few enough profiles, an exact scan of just those; for
+    batches over an IVF index, a copy of its lists searched list by list (same results)."""
 
     country: str
     allowed: np.ndarray | None = None
     matrix: np.ndarray | None = None  # pair vectors of ``allowed`` for the exact scan
+    lists: InvertedLists | None = None  # IVF lists for batched search
 
 
 def candidate_source(
-    index: MatchIndex, country: str, allowed: np.ndarray | None
+    index: MatchIndex, country: str, allowed: np.ndarray | None, *, batch: bool = False
 ) -> CandidateSource:
-    if allowed is not None and len(allowed) <= index.exact_max:
-        with index.lock:
+    """``batch``: many queries will follow, so copying an IVF index's lists pays off."""
+    with index.lock:
+        if allowed is not None and len(allowed) <= index.exact_max:
             return CandidateSource(country, allowed, index.columns.pairs[allowed])
+        if batch and index.indexes[country].kind == "ivf":
+            return CandidateSource(country, allowed, lists=index.indexes[country].lists())
     return CandidateSource(country, allowed)
 
 
@@ -97,6 +103,8 @@ def search(
     The inner product of a query vector with a candidate's pair vector is the two-way sum
     ``cos(A.needs, B.caps) + cos(A.caps, B.needs)`` (``service.indexing.service``).
     """
+    if src.lists is not None:
+        return src.lists.search(queries, pool, src.allowed)
     if src.matrix is None:
         with index.lock:
             return index.indexes[src.country].search(queries, pool, src.allowed)
@@ -267,6 +275,33 @@ def rank_profiles(
     return rank_ids(index, ids, source, k=k, pool=pool, weights=weights)
 
 
+def rerank_batches(
+    index: MatchIndex,
+    ids: np.ndarray,
+    sums: np.ndarray,
+    cand: np.ndarray,
+    *,
+    k: int,
+    weights: MatchWeights,
+    batch: int,
+) -> Iterator[Ranked]:
+    """``rerank`` of searched pools ``batch`` rows at a time (the gathered vectors stay small)."""
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        caps, needs = index.vectors(chunk)
+        yield rerank(
+            index,
+            caps,
+            needs,
+            meta_of(index, chunk),
+            sums[start : start + batch],
+            cand[start : start + batch],
+            k=k,
+            weights=weights,
+            query_ids=chunk,
+        )
+
+
 def rank_all(
     index: MatchIndex,
     country: str,
@@ -276,16 +311,24 @@ def rank_all(
     weights: MatchWeights,
     query_filter: Filters = Filters(),
     candidate_filter: Filters = Filters(),
-    batch: int = 256,
+    batch: int = 512,
+    search_batch: int = 4096,
 ) -> Iterator[Ranked]:
-    """Top-k partners of every profile of ``country`` (batched search, vectorised scoring)."""
+    """Top-k partners of every profile of ``country`` (batched search, vectorised scoring).
+
+    Candidates are searched ``search_batch`` queries at a time (IVF lists are read once per
+    batch), then re-ranked ``batch`` at a time.
+    """
     ids = allowed_ids(index, country, query_filter)
     if ids is None:
         ids = index.columns.ids_where(country, index.columns.present)
     other = other_country(country)
-    source = candidate_source(index, other, allowed_ids(index, other, candidate_filter))
-    for start in range(0, len(ids), batch):
-        yield rank_ids(index, ids[start : start + batch], source, k=k, pool=pool, weights=weights)
+    source = candidate_source(index, other, allowed_ids(index, other, candidate_filter), batch=True)
+    pool = max(pool, k)
+    for start in range(0, len(ids), search_batch):
+        chunk = ids[start : start + search_batch]
+        sums, cand = search(index, source, query_vector(*index.vectors(chunk)), pool)
+        yield from rerank_batches(index, chunk, sums, cand, k=k, weights=weights, batch=batch)
 
 
 def _ranked_both_sides(
@@ -301,23 +344,8 @@ def _ranked_both_sides(
     exact (the same candidates the flat index gives ``/matches``), else batched index search."""
     if all(ix.kind == "flat" for ix in index.indexes.values()):
         for country, (ids, sums, cand) in exact_pools(index, filters, pool).items():
-            for start in range(0, len(ids), batch):
-                chunk = ids[start : start + batch]
-                caps, needs = index.vectors(chunk)
-                yield (
-                    country,
-                    rerank(
-                        index,
-                        caps,
-                        needs,
-                        meta_of(index, chunk),
-                        sums[start : start + batch],
-                        cand[start : start + batch],
-                        k=k,
-                        weights=weights,
-                        query_ids=chunk,
-                    ),
-                )
+            for r in rerank_batches(index, ids, sums, cand, k=k, weights=weights, batch=batch):
+                yield country, r
         return
     for country in ("IN", "KR"):
         for r in rank_all(

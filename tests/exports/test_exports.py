@@ -131,8 +131,9 @@ def test_interrupted_job_is_marked_failed_not_done(client, admin):
                 heartbeat_at=utcnow() - timedelta(minutes=5),
             )
         )
+    # The runner's own sweep may get there first; either way it must end failed.
     with transaction(state.sessions) as s:
-        assert fail_stale_jobs(s) == 1
+        fail_stale_jobs(s)
     status = client.get("/v1/exports/ex_dead", headers=admin).json()
     assert status["status"] == "failed" and "interrupted" in status["error"]
 

@@ -57,7 +57,8 @@ def test_exact_two_sided_scan_matches_per_profile_ranking(tmp_path, sector):
     assert checked > 20
 
 
-def test_ivf_batches_match_per_profile_ranking(tmp_path):
+@pytest.mark.parametrize("sector", [None, "ai"])
+def test_ivf_batches_match_per_profile_ranking(tmp_path, sector):
 
     index = random_index(tmp_path, exact_max=50, n=600)
     # Force the approximate index as a restart above the threshold would build it.
@@ -70,10 +71,15 @@ def test_ivf_batches_match_per_profile_ranking(tmp_path):
         )
         assert index.indexes[country].kind == "ivf"
     w = MatchWeights()
-    pairs = top_pairs(index, k=5, pool=20, weights=w)
+    f = Filters(sector=sector)
+    pairs = top_pairs(index, k=5, pool=20, weights=w, filters=f)
     ins = np.flatnonzero(pairs["rank_for_in"] > 0)
-    for q in np.unique(pairs["in"][ins])[:40]:
+    queries = np.unique(pairs["in"][ins])
+    assert len(queries) > 40
+    for q in queries[:40]:
         mine = ins[pairs["in"][ins] == q]
-        expected = rank_profiles(index, np.array([q]), "IN", k=5, pool=20, weights=w).ids[0]
+        expected = rank_profiles(
+            index, np.array([q]), "IN", k=5, pool=20, weights=w, filters=f
+        ).ids[0]
         got = pairs["kr"][mine][np.argsort(pairs["rank_for_in"][mine])]
         assert got.tolist() == [int(x) for x in expected if x >= 0]
