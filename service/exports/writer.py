@@ -13,6 +13,8 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -106,9 +108,9 @@ class ProfileColumns:
 
 
 class SentenceStore:
-    """Stored sentences of some profiles' fields, flat: texts, one float32 matrix (converted
-    once; converting float16 rows per pick cost a third of the export), and the
-    ``[start, start + count)`` rows of each (field, profile)."""
+    """Stored sentences of some profiles' fields, flat: texts, one float16 matrix (as stored;
+    half the memory of float32) and the ``[start, start + count)`` rows of each
+    (field, profile)."""
 
     def __init__(self, session: Session, ids: np.ndarray, fields: tuple[str, ...]) -> None:
         size = int(ids.max()) + 1 if len(ids) else 1
@@ -124,38 +126,34 @@ class SentenceStore:
                 self.start[field][pid], self.count[field][pid] = len(self.texts), len(sents)
                 self.texts.extend(sents)
                 blocks.append(vecs)
-        self.matrix = (
-            np.concatenate(blocks).astype(np.float32) if blocks else np.zeros((0, 1), np.float32)
-        )
+        self.matrix = np.concatenate(blocks) if blocks else np.zeros((0, 1), np.float16)
 
     def pick(self, field: str, owners: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """For each row, the index of ``owners[row]``'s ``field`` sentence closest to
-        ``targets[row]`` (-1 if none): ``explain.best_sentence`` for many rows at once."""
+        ``targets[row]`` (-1 if none): ``explain.best_sentence`` for many rows at once.
+
+        Rows are grouped by their owner's sentence count n, so each group is one (rows, n, dim)
+        gather and one batched product, with no per-sentence copy of the targets.
+        """
         out = np.full(len(owners), -1, dtype=np.int64)
         counts = self.count[field][owners]
-        rows = np.flatnonzero(counts)
-        if not len(rows):
-            return out
-        counts = counts[rows]
-        seg_start = np.cumsum(counts) - counts
-        flat = np.repeat(self.start[field][owners[rows]] - seg_start, counts) + np.arange(
-            counts.sum()
-        )
-        scores = np.einsum(
-            "ij,ij->i",
-            self.matrix[flat],
-            np.repeat(targets[rows], counts, axis=0),
-        )
-        seg = np.repeat(np.arange(len(rows)), counts)
-        best = np.maximum.reduceat(scores, seg_start)
-        hits = np.flatnonzero(scores == best[seg])
-        # The first maximum of each row's sentences, as np.argmax picks it.
-        _, first = np.unique(seg[hits], return_index=True)
-        out[rows] = flat[hits[first]]
+        starts = self.start[field][owners]
+        for n in np.unique(counts[counts > 0]).tolist():
+            rows = np.flatnonzero(counts == n)
+            at = starts[rows, None] + np.arange(n)  # (rows, n) sentence numbers
+            sims = np.einsum("rnd,rd->rn", self.matrix[at].astype(np.float32), targets[rows])
+            # argmax takes the first maximum, as explain.best_sentence does
+            out[rows] = at[np.arange(len(rows)), sims.argmax(axis=1)]
         return out
 
     def text(self, i: int) -> str | None:
         return self.texts[i] if i >= 0 else None
+
+
+@cache
+def shared_sectors(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    """A's sectors that B shares, in A's order (few distinct sector sets: cached)."""
+    return tuple(s for s in a if s in b)
 
 
 def iter_rows(
@@ -177,15 +175,36 @@ def iter_rows(
     profiles = ProfileColumns(session, ids)
     kr_store = SentenceStore(session, np.unique(pairs["kr"]), ("capabilities",))
     log.info("export: %d rows; Korean sentences loaded", n)
+    with ThreadPoolExecutor(2, thread_name_prefix="export-pick") as pool:
+        yield from _rows(session, index, pairs, progress, chunk, profiles, kr_store, pool)
+
+
+def _rows(
+    session: Session,
+    index: MatchIndex,
+    pairs: dict[str, np.ndarray],
+    progress: Progress,
+    chunk: int,
+    profiles: ProfileColumns,
+    kr_store: SentenceStore,
+    pool: ThreadPoolExecutor,
+) -> Iterator[dict[str, list]]:
+    n = len(pairs["in"])
     for start in range(0, n, chunk):
         sl = slice(start, start + chunk)
         a, b = pairs["in"][sl], pairs["kr"][sl]
         in_store = SentenceStore(session, np.unique(a), ("capabilities", "needs"))
         _, a_needs = index.vectors(a)
         b_caps, b_needs = index.vectors(b)
-        a_need = in_store.pick("needs", a, b_caps)
-        b_offer = kr_store.pick("capabilities", b, a_needs)
-        a_offer = in_store.pick("capabilities", a, b_needs)
+        # numpy releases the GIL in the gathers and products: the three picks share both cores
+        a_need, b_offer, a_offer = (
+            f.result()
+            for f in [
+                pool.submit(in_store.pick, "needs", a, b_caps),
+                pool.submit(kr_store.pick, "capabilities", b, a_needs),
+                pool.submit(in_store.pick, "capabilities", a, b_needs),
+            ]
+        )
         a_sec, b_sec = profiles.sectors[a], profiles.sectors[b]
         a_name, b_name = profiles.name[a], profiles.name[b]
         cols: dict[str, list] = {
@@ -195,7 +214,7 @@ def iter_rows(
             "kr_id": profiles.public_id[b].tolist(),
             "kr_name": b_name.tolist(),
             "kr_city": profiles.city[b].tolist(),
-            "shared_sectors": [[s for s in x if s in y] for x, y in zip(a_sec, b_sec, strict=True)],
+            "shared_sectors": [shared_sectors(x, y) for x, y in zip(a_sec, b_sec, strict=True)],
             "score": np.round(pairs["score"][sl].astype(np.float64), 6).tolist(),
         }
         for c in COMPONENTS:
@@ -274,9 +293,16 @@ def write_export(
     writer = _Writer(params.format, tmp)
     rows = 0
     try:
-        for cols in iter_rows(session, index, pairs, progress):
-            writer.write(cols)
-            rows += len(cols["in_id"])
+        # Encoding and compressing a chunk (pyarrow, the GIL released) overlaps building the next.
+        with ThreadPoolExecutor(1, thread_name_prefix="export-write") as io:
+            pending = None
+            for cols in iter_rows(session, index, pairs, progress):
+                if pending is not None:
+                    pending.result()
+                pending = io.submit(writer.write, cols)
+                rows += len(cols["in_id"])
+            if pending is not None:
+                pending.result()
         if rows == 0 and params.format == "parquet":
             writer.write({c: [] for c in COLUMNS})
         writer.close()
