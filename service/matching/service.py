@@ -436,13 +436,14 @@ def explain_pairs(
 ) -> list[str]:
     """Explanation of each (a, b) pair of profile ids (``a`` may be an ad-hoc query, id < 0)."""
     ids = sorted({i for p in pairs for i in p if i >= 0})
-    sent = repo.sentence_data(session, ids)
+    askers = sorted({a for a, _ in pairs if a >= 0})
+    sent = repo.sentence_data(session, askers, capabilities_of=sorted(set(ids).difference(askers)))
     caps, needs = index.vectors(np.array(ids, dtype=np.int64))
     vec = {i: (caps[n], needs[n]) for n, i in enumerate(ids)} | (query_vectors or {})
     out = []
     for a, b in pairs:
         a_sent = (query_sentences or {}).get(a) or {f: sent.get((a, f)) for f in repo.TEXT_FIELDS}
-        b_sent = {f: sent.get((b, f)) for f in repo.TEXT_FIELDS}
+        b_sent = {"capabilities": sent.get((b, "capabilities"))}
         pa, pb = profiles[a], profiles[b]
         out.append(
             explain(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from embeddings.encoder import DocumentEmbedding
@@ -109,19 +109,31 @@ def sentence_data(
     ids: Sequence[int],
     fields: Sequence[str] = TEXT_FIELDS,
     as_float16: bool = False,
+    capabilities_of: Sequence[int] = (),
 ) -> dict[tuple[int, str], tuple[list[str], np.ndarray]]:
-    """Sentences and their vectors per (profile id, field), for quoting matches."""
-    if not ids:
+    """Sentences and their vectors per (profile id, field), for quoting matches: ``fields`` of
+    ``ids``, and only the capabilities of ``capabilities_of`` (an explanation quotes nothing
+    else of the partner side)."""
+    if not ids and not capabilities_of:
         return {}
+    wanted = and_(
+        ProfileEmbedding.profile_id.in_(list(ids)), ProfileEmbedding.field.in_(list(fields))
+    )
+    if capabilities_of:
+        wanted = or_(
+            wanted,
+            and_(
+                ProfileEmbedding.profile_id.in_(list(capabilities_of)),
+                ProfileEmbedding.field == "capabilities",
+            ),
+        )
     rows = session.execute(
         select(
             ProfileEmbedding.profile_id,
             ProfileEmbedding.field,
             ProfileEmbedding.sentences,
             ProfileEmbedding.sentence_vectors,
-        )
-        .where(ProfileEmbedding.profile_id.in_(list(ids)))
-        .where(ProfileEmbedding.field.in_(list(fields)))
+        ).where(wanted)
     )
     out = {}
     for pid, field, sents, blob in rows:
