@@ -346,9 +346,14 @@ def _ranked_both_sides(
     filters: Filters,
     batch: int = 512,
 ) -> Iterator[tuple[str, Ranked]]:
-    """Every profile's top-k, both countries: one exact scan while every country's index is
-    exact (the same candidates the flat index gives ``/matches``), else batched index search."""
-    if all(ix.kind == "flat" for ix in index.indexes.values()):
+    """Every profile's top-k, both countries: one exact scan while ``/matches`` searches exactly
+    too (every index flat, or the filter leaves few enough profiles on both sides for the exact
+    scan of ``candidate_source``), else batched index search."""
+    small = all(
+        (a := allowed_ids(index, c, filters)) is not None and len(a) <= index.exact_max
+        for c in ("IN", "KR")
+    )
+    if small or all(ix.kind == "flat" for ix in index.indexes.values()):
         for country, (ids, sums, cand) in exact_pools(index, filters, pool).items():
             for r in rerank_batches(index, ids, sums, cand, k=k, weights=weights, batch=batch):
                 yield country, r
