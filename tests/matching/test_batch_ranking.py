@@ -57,8 +57,12 @@ def test_exact_two_sided_scan_matches_per_profile_ranking(tmp_path, sector):
     assert checked > 20
 
 
-@pytest.mark.parametrize("sector", [None, "ai"])
-def test_ivf_batches_match_per_profile_ranking(tmp_path, sector):
+@pytest.mark.parametrize(
+    ("sector", "exact_max"),
+    # 200: the sector leaves few enough profiles on both sides for the exact scan
+    [(None, 50), ("ai", 50), ("ai", 200)],
+)
+def test_ivf_batches_match_per_profile_ranking(tmp_path, sector, exact_max):
 
     index = random_index(tmp_path, exact_max=50, n=600)
     # Force the approximate index as a restart above the threshold would build it.
@@ -70,6 +74,7 @@ def test_ivf_batches_match_per_profile_ranking(tmp_path, sector):
             2 * DIM, ids, index.columns.pairs[ids], exact_max=50, nprobe=4
         )
         assert index.indexes[country].kind == "ivf"
+    index.exact_max = exact_max
     w = MatchWeights()
     f = Filters(sector=sector)
     pairs = top_pairs(index, k=5, pool=20, weights=w, filters=f)
