@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, text
@@ -45,6 +46,10 @@ META_COLUMNS = (
     Profile.sector_mask,
     Profile.partnership_types,
     Profile.org_type,
+    Profile.public_id,
+    Profile.name,
+    Profile.city,
+    Profile.sectors,
 )
 COUNTRY_CODE = {c: i for i, c in enumerate(COUNTRIES)}
 
@@ -60,6 +65,41 @@ class IndexedProfile:
     org_type: str
     capabilities: np.ndarray
     needs: np.ndarray
+    # what a match summary shows, so a match list needs no database query for its partners
+    public_id: str = ""
+    name: str = ""
+    city: str | None = None
+    sectors: tuple[str, ...] = ()
+
+
+def indexed_profile(row: Any, capabilities: np.ndarray, needs: np.ndarray) -> IndexedProfile:
+    """``IndexedProfile`` from a row of ``META_COLUMNS``."""
+    return IndexedProfile(
+        id=row.id,
+        country=row.country,
+        sector_mask=row.sector_mask,
+        partnership_mask=partnership_mask(row.partnership_types),
+        org_type=row.org_type,
+        capabilities=capabilities,
+        needs=needs,
+        public_id=row.public_id,
+        name=row.name,
+        city=row.city,
+        sectors=tuple(row.sectors),
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A profile as a match list shows it (the fields of ``matching.service.summary``)."""
+
+    id: int
+    public_id: str
+    name: str
+    country: str
+    org_type: str
+    sectors: tuple[str, ...]
+    city: str | None
 
 
 class Columns:
@@ -67,7 +107,7 @@ class Columns:
     the pair vector ``[capabilities | needs]``, so scoring gathers rows with numpy instead of
     asking FAISS to reconstruct them."""
 
-    FIELDS = ("present", "country", "sector_mask", "partnership_mask", "org", "pairs")
+    FIELDS = ("present", "country", "sector_mask", "partnership_mask", "org", "pairs", "summary")
 
     def __init__(self, size: int = 1024, dim: int = 384) -> None:
         self.dim = dim
@@ -77,6 +117,7 @@ class Columns:
         self.partnership_mask = np.zeros(size, dtype=np.int32)
         self.org = np.zeros(size, dtype=np.int8)
         self.pairs = np.zeros((size, 2 * dim), dtype=np.float32)
+        self.summary = np.full(size, None, dtype=object)
 
     def _grow(self, max_id: int) -> None:
         size = len(self.present)
@@ -86,6 +127,8 @@ class Columns:
         for name in self.FIELDS:
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), dtype=old.dtype)
+            if name == "summary":
+                arr[:] = None
             if name == "country":
                 arr[:] = -1
             arr[:size] = old
@@ -100,12 +143,16 @@ class Columns:
         self.org[p.id] = ORG_CODE[p.org_type]
         if p.capabilities.size:
             self.pairs[p.id] = pair_vector(p.capabilities, p.needs)
+        self.summary[p.id] = Summary(
+            p.id, p.public_id, p.name, p.country, p.org_type, tuple(p.sectors), p.city
+        )
 
     def clear(self, id_: int) -> None:
         if id_ < len(self.present):
             self.present[id_] = False
             self.country[id_] = -1
             self.pairs[id_] = 0
+            self.summary[id_] = None
 
     def ids_where(self, country: str, mask: np.ndarray | None = None) -> np.ndarray:
         sel = self.country == COUNTRY_CODE[country]
@@ -170,6 +217,13 @@ class MatchIndex:
     def count(self) -> dict[str, int]:
         return {c: len(ix) for c, ix in self.indexes.items()}
 
+    def summaries(self, ids: Iterable[int]) -> dict[int, Summary]:
+        """Match-list summaries of indexed profiles, as of the last change applied (a profile
+        removed since it was ranked is left out)."""
+        with self.lock:
+            found = {int(i): self.columns.summary[int(i)] for i in ids}
+        return {i: s for i, s in found.items() if s is not None}
+
     def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(capabilities, needs) matrices of indexed profiles."""
         with self.lock:
@@ -186,21 +240,15 @@ class MatchIndex:
         )
         if ids is not None:
             q = q.where(Profile.id.in_(ids))
-        partial: dict[int, dict] = {}
+        meta: dict[int, Any] = {}
+        vectors: dict[int, dict[str, np.ndarray]] = {}
         for row in session.execute(q):
-            d = partial.setdefault(
-                row.id,
-                {
-                    "id": row.id,
-                    "country": row.country,
-                    "sector_mask": row.sector_mask,
-                    "partnership_mask": partnership_mask(row.partnership_types),
-                    "org_type": row.org_type,
-                },
-            )
-            d[row.field] = np.frombuffer(row.vector, dtype=np.float32)
+            meta[row.id] = row
+            vectors.setdefault(row.id, {})[row.field] = np.frombuffer(row.vector, np.float32)
         return [
-            IndexedProfile(**d) for d in partial.values() if "capabilities" in d and "needs" in d
+            indexed_profile(meta[i], v["capabilities"], v["needs"])
+            for i, v in vectors.items()
+            if "capabilities" in v and "needs" in v
         ]
 
     def catch_up(self, session: Session) -> int:
@@ -334,17 +382,7 @@ class MatchIndex:
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
             for r in session.execute(select(*META_COLUMNS).where(Profile.id.in_(chunk))):
-                out.append(
-                    IndexedProfile(
-                        r.id,
-                        r.country,
-                        r.sector_mask,
-                        partnership_mask(r.partnership_types),
-                        r.org_type,
-                        empty,
-                        empty,
-                    )
-                )
+                out.append(indexed_profile(r, empty, empty))
         return out
 
     def _agrees_with_db(self, session: Session) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from embeddings.index import InvertedLists
 from service.config import MatchWeights
-from service.indexing.service import ORG_CODE, MatchIndex, query_vector
+from service.indexing.service import ORG_CODE, MatchIndex, Summary, query_vector
 from service.matching.explain import explain
 from service.matching.scoring import COMPONENTS, score_cosines
 from service.profiles import repository as repo
@@ -138,10 +138,8 @@ def rank(
 
     Queries are rows of ``q_caps``/``q_needs`` (shape (B, dim)); ``q_meta`` arrays have shape (B,).
     """
-    sums, cand = search(index, source, query_vector(q_caps, q_needs), max(pool, k))
-    return rerank(
-        index, q_caps, q_needs, q_meta, sums, cand, k=k, weights=weights, query_ids=query_ids
-    )
+    _, cand = search(index, source, query_vector(q_caps, q_needs), max(pool, k))
+    return rerank(index, q_caps, q_needs, q_meta, cand, k=k, weights=weights, query_ids=query_ids)
 
 
 def rerank(
@@ -149,7 +147,6 @@ def rerank(
     q_caps: np.ndarray,
     q_needs: np.ndarray,
     q_meta: dict[str, np.ndarray],
-    sums: np.ndarray,
     cand: np.ndarray,
     *,
     k: int,
@@ -158,17 +155,18 @@ def rerank(
 ) -> Ranked:
     """Score candidates ``cand`` (B, P) exactly and keep the best ``k`` per row.
 
-    Only the candidates' capability vectors are gathered: the other direction,
-    ``cos(B.needs, A.caps)``, is the search's two-way sum minus ``cos(A.needs, B.caps)``.
+    Both directions are recomputed from the stored vectors rather than taken from the search's
+    two-way ``sums`` (which only choose the pool): every search path (FAISS, the batched IVF
+    search, the exact scans) then yields bit-identical scores, so equal inputs rank equally.
     """
     b, dim = q_caps.shape
     valid = cand >= 0
     with index.lock:
-        c_caps = index.columns.pairs[np.where(valid, cand, 0), :dim]
-    needs_a = np.einsum("bd,bpd->bp", q_needs, c_caps)
+        c_pairs = index.columns.pairs[np.where(valid, cand, 0)]
+    c_caps, c_needs = c_pairs[..., :dim], c_pairs[..., dim:]
     scores, comps = score_cosines(
-        needs_a,
-        sums - needs_a,
+        np.einsum("bd,bpd->bp", q_needs, c_caps),
+        np.einsum("bd,bpd->bp", q_caps, c_needs),
         np.einsum("bd,bpd->bp", q_caps, c_caps),
         {k_: v[:, None] for k_, v in q_meta.items()},
         meta_of(index, cand),
@@ -279,7 +277,6 @@ def rank_profiles(
 def rerank_batches(
     index: MatchIndex,
     ids: np.ndarray,
-    sums: np.ndarray,
     cand: np.ndarray,
     *,
     k: int,
@@ -297,7 +294,6 @@ def rerank_batches(
             caps,
             needs,
             meta_of(index, chunk),
-            sums[start : start + batch],
             cand[start : start + batch],
             k=k,
             weights=weights,
@@ -333,8 +329,8 @@ def rank_all(
     pool = max(pool, k)
     for start in range(0, len(ids), search_batch):
         chunk = ids[start : start + search_batch]
-        sums, cand = search(index, source, query_vector(*index.vectors(chunk)), pool)
-        yield from rerank_batches(index, chunk, sums, cand, k=k, weights=weights, batch=batch)
+        _, cand = search(index, source, query_vector(*index.vectors(chunk)), pool)
+        yield from rerank_batches(index, chunk, cand, k=k, weights=weights, batch=batch)
 
 
 def _ranked_both_sides(
@@ -354,8 +350,8 @@ def _ranked_both_sides(
         for c in ("IN", "KR")
     )
     if small or all(ix.kind == "flat" for ix in index.indexes.values()):
-        for country, (ids, sums, cand) in exact_pools(index, filters, pool).items():
-            for r in rerank_batches(index, ids, sums, cand, k=k, weights=weights, batch=batch):
+        for country, (ids, _, cand) in exact_pools(index, filters, pool).items():
+            for r in rerank_batches(index, ids, cand, k=k, weights=weights, batch=batch):
                 yield country, r
         return
     for country in ("IN", "KR"):
@@ -425,7 +421,7 @@ def top_pairs(
 
 @dataclass
 class Match:
-    profile: Profile
+    profile: Profile | Summary
     score: float
     components: dict[str, float]
     explanation: str
@@ -435,7 +431,7 @@ def explain_pairs(
     session: Session,
     index: MatchIndex,
     pairs: list[tuple[int, int]],
-    profiles: dict[int, Profile],
+    profiles: dict[int, Profile | Summary],
     query_vectors: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
     query_sentences: dict[int, dict] | None = None,
 ) -> list[str]:
@@ -474,7 +470,7 @@ def row_components(r: Ranked, row: int, col: int) -> dict[str, float]:
 # -- queries behind the endpoints ----------------------------------------------------------
 
 
-def summary(p: Profile) -> dict:
+def summary(p: Profile | Summary) -> dict:
     return {
         "id": p.public_id,
         "name": p.name,
@@ -512,8 +508,11 @@ def matches_for_profile(
         filters=filters,
     )
     cols = [c for c in range(r.ids.shape[1]) if r.ids[0, c] >= 0 and r.scores[0, c] >= min_score]
+    profiles = index.summaries(int(r.ids[0, c]) for c in cols)
+    # a candidate deleted by a concurrent catch-up since ranking drops out
+    cols = [c for c in cols if int(r.ids[0, c]) in profiles]
     ids = [int(r.ids[0, c]) for c in cols]
-    profiles = repo.summaries(session, ids) | {profile.id: profile}
+    profiles[profile.id] = profile
     texts = explain_pairs(session, index, [(profile.id, i) for i in ids], profiles)
     return [
         Match(profiles[i], round(float(r.scores[0, c]), 6), row_components(r, 0, c), t)
@@ -562,9 +561,9 @@ def search_adhoc(
         pool=max(pool, limit),
         weights=weights,
     )
-    cols = [c for c in range(r.ids.shape[1]) if r.ids[0, c] >= 0]
+    profiles: dict = index.summaries(int(i) for i in r.ids[0] if i >= 0)
+    cols = [c for c in range(r.ids.shape[1]) if int(r.ids[0, c]) in profiles]
     ids = [int(r.ids[0, c]) for c in cols]
-    profiles: dict = repo.summaries(session, ids)
     profiles[-1] = AdHoc("your organisation", sectors or [])
     q_sent = {"needs": (docs[0].sentences, docs[0].sentence_vectors)}
     if capabilities:
@@ -585,8 +584,8 @@ def search_adhoc(
 
 @dataclass
 class Pairing:
-    in_profile: Profile
-    kr_profile: Profile
+    in_profile: Summary
+    kr_profile: Summary
     score: float
     components: dict[str, float]
     explanation: str
@@ -629,8 +628,8 @@ def best_pairings(
                 taken[b] = taken.get(b, 0) + 1
                 if len(chosen) == limit:
                     break
-    ids = sorted({i for (pair, _) in chosen for i in pair})
-    profiles = repo.summaries(session, ids)
+    profiles = index.summaries({i for (pair, _) in chosen for i in pair})
+    chosen = [c for c in chosen if c[0][0] in profiles and c[0][1] in profiles]
     texts = explain_pairs(session, index, [pair for pair, _ in chosen], profiles)
     return [
         Pairing(profiles[a], profiles[b], round(score, 6), comps, t)

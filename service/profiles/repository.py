@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, func, or_, select
@@ -20,24 +19,6 @@ TEXT_FIELDS = ("capabilities", "needs")
 
 def by_public_id(session: Session, public_id: str) -> Profile | None:
     return session.scalar(select(Profile).where(Profile.public_id == public_id))
-
-
-def summaries(session: Session, ids: Sequence[int]) -> dict[int, Any]:
-    """The few columns a match summary and explanation need (not the long texts)."""
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(
-            Profile.id,
-            Profile.public_id,
-            Profile.name,
-            Profile.country,
-            Profile.org_type,
-            Profile.sectors,
-            Profile.city,
-        ).where(Profile.id.in_(list(ids)))
-    )
-    return {r.id: r for r in rows}
 
 
 def existing_name_keys(

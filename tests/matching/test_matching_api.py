@@ -90,6 +90,25 @@ def test_candidates_always_from_the_other_country(client, market, admin):
     assert back[0]["profile"]["id"] == market["a"]["id"]
 
 
+def test_partner_summary_follows_updates_and_deletes(client, market, admin):
+    """Summaries come from the index's memory: a rename, a move and a deletion show at once."""
+    pid = market["partner"]["id"]
+    r = client.patch(
+        f"/v1/profiles/{pid}",
+        headers=admin,
+        json={"name": "Korean Cathode Materials Renamed", "city": "Pohang", "sectors": ["ai"]},
+    )
+    assert r.status_code == 200, r.text
+    got = {m["profile"]["id"]: m for m in matches(client, market["a"]["id"], admin)}
+    assert got[pid]["profile"]["name"] == "Korean Cathode Materials Renamed"
+    assert got[pid]["profile"]["city"] == "Pohang"
+    assert got[pid]["profile"]["sectors"] == ["ai"]
+    assert "Korean Cathode Materials Renamed" in got[pid]["explanation"]
+    assert client.delete(f"/v1/profiles/{pid}", headers=admin).status_code == 204
+    got = matches(client, market["a"]["id"], admin)
+    assert got and pid not in {m["profile"]["id"] for m in got}
+
+
 def test_explanation_names_shared_sector_and_quotes_texts(client, market, admin):
     top = matches(client, market["a"]["id"], admin)[0]
     assert "Clean energy" in top["explanation"]
