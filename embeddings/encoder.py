@@ -91,25 +91,10 @@ class _TorchBackend:
         return _normalise(np.asarray(out, dtype=np.float32))
 
 
-def _lower_thread_priority(increment: int) -> None:
-    """Raise the calling thread's nice value (Linux schedules threads one by one), so encoding
-    yields the CPU to request handling when both compete."""
-    if increment <= 0 or not hasattr(os, "setpriority"):
-        return
-    tid = threading.get_native_id()
-    try:
-        nice = min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment)
-        os.setpriority(os.PRIO_PROCESS, tid, nice)
-    except OSError:
-        log.warning("could not lower the encoder threads' CPU priority", exc_info=True)
-
-
 class _OnnxBackend:
     """Transformer exported to ONNX, mean pooling done here (as in the model's Pooling module)."""
 
-    def __init__(
-        self, model_path: str, cache_dir: Path, quantize: bool, thread_nice: int = 0
-    ) -> None:
+    def __init__(self, model_path: str, cache_dir: Path, quantize: bool) -> None:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -127,12 +112,7 @@ class _OnnxBackend:
             ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
             for _ in range(self.workers)
         ]
-        self.pool = ThreadPoolExecutor(
-            self.workers,
-            thread_name_prefix="onnx",
-            initializer=_lower_thread_priority,
-            initargs=(thread_nice,),
-        )
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx")
         self.input_names = {i.name for i in self.sessions[0].get_inputs()}
         self.dim = int(self.sessions[0].get_outputs()[0].shape[-1])
 
@@ -255,7 +235,6 @@ class Encoder:
         batch_size: int = 64,
         cache_size: int = 50_000,
         model_name: str = "all-MiniLM-L6-v2",
-        thread_nice: int = 0,
     ) -> None:
         if not Path(model_path).is_dir():
             raise ModelNotFound(
@@ -270,9 +249,7 @@ class Encoder:
             self._backend: _TorchBackend | _OnnxBackend = _TorchBackend(model_path)
         else:
             cache = cache_dir or Path(model_path)
-            self._backend = _OnnxBackend(
-                model_path, cache, quantize=backend == "onnx-int8", thread_nice=thread_nice
-            )
+            self._backend = _OnnxBackend(model_path, cache, quantize=backend == "onnx-int8")
         self.dim = self._backend.dim
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size

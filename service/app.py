@@ -46,7 +46,6 @@ def build_encoder(settings: Settings) -> Encoder:
         batch_size=settings.encode_batch_size,
         cache_size=settings.embedding_cache_size,
         model_name=settings.model_name,
-        thread_nice=settings.encoder_nice,
     )
 
 

@@ -58,13 +58,6 @@ class Settings(BaseSettings):
         "dynamically quantised ONNX (exported locally, cached in the data dir).",
     )
     encode_batch_size: int = Field(64, ge=1, description="Sentences per encoder batch.")
-    encoder_nice: int = Field(
-        10,
-        ge=0,
-        le=19,
-        description="Nice increment of the ONNX encoder threads: registrations' encoding yields "
-        "the CPU to match queries when both compete (0 = same priority).",
-    )
     embedding_cache_size: int = Field(
         50_000,
         ge=0,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -204,21 +203,3 @@ def test_profile_never_disappears_from_matches_while_updated(client, admin):
         stop.set()
         t.join()
     assert codes == {200}
-
-
-def test_encoder_threads_yield_cpu_to_requests(encoder, settings):
-    """Encoding threads run at a higher nice value than request handling (Linux, per thread)."""
-    import os
-    import threading
-
-    pool = getattr(encoder._backend, "pool", None)
-    if pool is None:
-        pytest.skip("the torch backend encodes in the calling thread")
-
-    def nice() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    here = nice()
-    seen = {f.result() for f in [pool.submit(nice) for _ in range(16)]}
-    assert settings.encoder_nice > 0
-    assert seen == {min(19, here + settings.encoder_nice)}
