@@ -60,9 +60,6 @@ def create_db_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            # Reads straight from the OS page cache instead of a read() call per 4 KiB page:
-            # a match list reads ~20 rows of sentence vectors spread over the file.
-            cur.execute("PRAGMA mmap_size=4294967296")
             cur.close()
 
         return engine
