@@ -197,8 +197,10 @@ def test_profile_never_disappears_from_matches_while_updated(client, admin):
     t = threading.Thread(target=churn)
     t.start()
     try:
-        codes = {client.get(f"/v1/profiles/{a['id']}/matches", headers=admin).status_code
-                 for _ in range(150)}
+        codes = {
+            client.get(f"/v1/profiles/{a['id']}/matches", headers=admin).status_code
+            for _ in range(150)
+        }
     finally:
         stop.set()
         t.join()

@@ -46,8 +46,13 @@ def test_role_matrix(client, official, admin, method, path):
     a, owner_a = create_profile(client)
     create_profile(client, country="KR")
     _, owner_b = create_profile(client)
-    headers = {"anonymous": {}, "owner_a": owner_a, "owner_b": owner_b, "official": official,
-               "admin": admin}
+    headers = {
+        "anonymous": {},
+        "owner_a": owner_a,
+        "owner_b": owner_b,
+        "official": official,
+        "admin": admin,
+    }
     job = client.post("/v1/exports", json={"format": "jsonl"}, headers=admin).json()["id"]
     for _ in range(200):
         if client.get(f"/v1/exports/{job}", headers=admin).json()["status"] == "done":

@@ -15,8 +15,13 @@ EXAMPLES = int(os.environ.get("MATCHMAKER_SCHEMATHESIS_EXAMPLES", "25"))
 
 def fuzz(operation, tried: dict[str, int]) -> None:
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case) -> None:
         tried[operation.label] = tried.get(operation.label, 0) + 1
         case.call_and_validate(headers={"X-API-Key": ADMIN_KEY})
