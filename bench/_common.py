@@ -125,23 +125,23 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
-def tree_rss_kib(pid: int) -> int:
-    """RSS of pid plus its descendants (uvicorn --workers > 1 forks)."""
-    total = proc_status(pid).get("VmRSS", 0)
+def tree_status_kib(pid: int, field: str) -> int:
+    """A /proc status field (VmRSS, VmHWM) of pid plus its descendants (uvicorn --workers > 1
+    forks)."""
+    total = proc_status(pid).get(field, 0)
     try:
         kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         kids = []
-    return total + sum(tree_rss_kib(int(k)) for k in kids)
+    return total + sum(tree_status_kib(int(k), field) for k in kids)
+
+
+def tree_rss_kib(pid: int) -> int:
+    return tree_status_kib(pid, "VmRSS")
 
 
 def tree_hwm_kib(pid: int) -> int:
-    total = proc_status(pid).get("VmHWM", 0)
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        kids = []
-    return total + sum(tree_hwm_kib(int(k)) for k in kids)
+    return tree_status_kib(pid, "VmHWM")
 
 
 def pct(values: list[float], q: float) -> float:
