@@ -176,66 +176,52 @@ def iter_rows(
     kr_store = SentenceStore(session, np.unique(pairs["kr"]), ("capabilities",))
     log.info("export: %d rows; Korean sentences loaded", n)
     with ThreadPoolExecutor(2, thread_name_prefix="export-pick") as pool:
-        yield from _rows(session, index, pairs, progress, chunk, profiles, kr_store, pool)
-
-
-def _rows(
-    session: Session,
-    index: MatchIndex,
-    pairs: dict[str, np.ndarray],
-    progress: Progress,
-    chunk: int,
-    profiles: ProfileColumns,
-    kr_store: SentenceStore,
-    pool: ThreadPoolExecutor,
-) -> Iterator[dict[str, list]]:
-    n = len(pairs["in"])
-    for start in range(0, n, chunk):
-        sl = slice(start, start + chunk)
-        a, b = pairs["in"][sl], pairs["kr"][sl]
-        in_store = SentenceStore(session, np.unique(a), ("capabilities", "needs"))
-        _, a_needs = index.vectors(a)
-        b_caps, b_needs = index.vectors(b)
-        # numpy releases the GIL in the gathers and products: the three picks share both cores
-        a_need, b_offer, a_offer = (
-            f.result()
-            for f in [
-                pool.submit(in_store.pick, "needs", a, b_caps),
-                pool.submit(kr_store.pick, "capabilities", b, a_needs),
-                pool.submit(in_store.pick, "capabilities", a, b_needs),
-            ]
-        )
-        a_sec, b_sec = profiles.sectors[a], profiles.sectors[b]
-        a_name, b_name = profiles.name[a], profiles.name[b]
-        cols: dict[str, list] = {
-            "in_id": profiles.public_id[a].tolist(),
-            "in_name": a_name.tolist(),
-            "in_city": profiles.city[a].tolist(),
-            "kr_id": profiles.public_id[b].tolist(),
-            "kr_name": b_name.tolist(),
-            "kr_city": profiles.city[b].tolist(),
-            "shared_sectors": [shared_sectors(x, y) for x, y in zip(a_sec, b_sec, strict=True)],
-            "score": np.round(pairs["score"][sl].astype(np.float64), 6).tolist(),
-        }
-        for c in COMPONENTS:
-            cols[c] = np.round(pairs[c][sl].astype(np.float64), 6).tolist()
-        for rank in ("rank_for_in", "rank_for_kr"):
-            cols[rank] = [int(r) or None for r in pairs[rank][sl].tolist()]
-        cols["explanation"] = [
-            render(an, asec, bn, bsec, in_store.text(i), kr_store.text(j), in_store.text(k))
-            for an, asec, bn, bsec, i, j, k in zip(
-                a_name,
-                a_sec,
-                b_name,
-                b_sec,
-                a_need.tolist(),
-                b_offer.tolist(),
-                a_offer.tolist(),
-                strict=True,
+        for start in range(0, n, chunk):
+            sl = slice(start, start + chunk)
+            a, b = pairs["in"][sl], pairs["kr"][sl]
+            in_store = SentenceStore(session, np.unique(a), ("capabilities", "needs"))
+            _, a_needs = index.vectors(a)
+            b_caps, b_needs = index.vectors(b)
+            # numpy releases the GIL in the gathers and products: the three picks share both cores
+            a_need, b_offer, a_offer = (
+                f.result()
+                for f in [
+                    pool.submit(in_store.pick, "needs", a, b_caps),
+                    pool.submit(kr_store.pick, "capabilities", b, a_needs),
+                    pool.submit(in_store.pick, "capabilities", a, b_needs),
+                ]
             )
-        ]
-        progress(0.5 + 0.5 * min(n, start + chunk) / n)
-        yield cols
+            a_sec, b_sec = profiles.sectors[a], profiles.sectors[b]
+            a_name, b_name = profiles.name[a], profiles.name[b]
+            cols: dict[str, list] = {
+                "in_id": profiles.public_id[a].tolist(),
+                "in_name": a_name.tolist(),
+                "in_city": profiles.city[a].tolist(),
+                "kr_id": profiles.public_id[b].tolist(),
+                "kr_name": b_name.tolist(),
+                "kr_city": profiles.city[b].tolist(),
+                "shared_sectors": [shared_sectors(x, y) for x, y in zip(a_sec, b_sec, strict=True)],
+                "score": np.round(pairs["score"][sl].astype(np.float64), 6).tolist(),
+            }
+            for c in COMPONENTS:
+                cols[c] = np.round(pairs[c][sl].astype(np.float64), 6).tolist()
+            for rank in ("rank_for_in", "rank_for_kr"):
+                cols[rank] = [int(r) or None for r in pairs[rank][sl].tolist()]
+            cols["explanation"] = [
+                render(an, asec, bn, bsec, in_store.text(i), kr_store.text(j), in_store.text(k))
+                for an, asec, bn, bsec, i, j, k in zip(
+                    a_name,
+                    a_sec,
+                    b_name,
+                    b_sec,
+                    a_need.tolist(),
+                    b_offer.tolist(),
+                    a_offer.tolist(),
+                    strict=True,
+                )
+            ]
+            progress(0.5 + 0.5 * min(n, start + chunk) / n)
+            yield cols
 
 
 class _Writer:

@@ -62,6 +62,13 @@ def allowed_ids(index: MatchIndex, country: str, f: Filters) -> np.ndarray | Non
     return None if mask is None else cols.ids_where(country, mask & cols.present)
 
 
+def ids_or_all(index: MatchIndex, country: str, allowed: np.ndarray | None) -> np.ndarray:
+    """``allowed`` (from ``allowed_ids``), or every indexed id of ``country`` when it is None."""
+    return (
+        allowed if allowed is not None else index.columns.ids_where(country, index.columns.present)
+    )
+
+
 def meta_of(index: MatchIndex, ids: np.ndarray) -> dict[str, np.ndarray]:
     cols = index.columns
     safe = np.where(ids >= 0, ids, 0)
@@ -186,22 +193,15 @@ def rerank(
 
 
 def exact_pools(
-    index: MatchIndex, filters: Filters, pool: int, batch: int = 512
+    index: MatchIndex, in_ids: np.ndarray, kr_ids: np.ndarray, pool: int, batch: int = 512
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Candidate pools of every profile of both countries by one exact scan.
 
     The two-way score is symmetric (``q_a . x_b == q_b . x_a``), so one blocked product of the
     Indian query vectors with the Korean pair vectors yields both sides: row-wise top-``pool``
-    for Indian profiles, column-wise top-``pool`` for Korean ones. Returns, per country,
-    (query ids, sums (n, P), candidate ids (n, P), -1 padded).
+    for Indian profiles (``in_ids``), column-wise top-``pool`` for Korean ones (``kr_ids``).
+    Returns, per country, (query ids, sums (n, P), candidate ids (n, P), -1 padded).
     """
-    ids = {}
-    for c in ("IN", "KR"):
-        allowed = allowed_ids(index, c, filters)
-        ids[c] = (
-            allowed if allowed is not None else index.columns.ids_where(c, index.columns.present)
-        )
-    in_ids, kr_ids = ids["IN"], ids["KR"]
     dim = index.dim
     with index.lock:
         x_kr = index.columns.pairs[kr_ids]
@@ -321,9 +321,7 @@ def rank_all(
     Candidates are searched ``search_batch`` queries at a time (IVF lists are read once per
     batch), then re-ranked ``batch`` at a time.
     """
-    ids = allowed_ids(index, country, query_filter)
-    if ids is None:
-        ids = index.columns.ids_where(country, index.columns.present)
+    ids = ids_or_all(index, country, allowed_ids(index, country, query_filter))
     other = other_country(country)
     source = candidate_source(index, other, allowed_ids(index, other, candidate_filter), batch=True)
     pool = max(pool, k)
@@ -345,12 +343,11 @@ def _ranked_both_sides(
     """Every profile's top-k, both countries: one exact scan while ``/matches`` searches exactly
     too (every index flat, or the filter leaves few enough profiles on both sides for the exact
     scan of ``candidate_source``), else batched index search."""
-    small = all(
-        (a := allowed_ids(index, c, filters)) is not None and len(a) <= index.exact_max
-        for c in ("IN", "KR")
-    )
+    allowed = {c: allowed_ids(index, c, filters) for c in ("IN", "KR")}
+    small = all(a is not None and len(a) <= index.exact_max for a in allowed.values())
     if small or all(ix.kind == "flat" for ix in index.indexes.values()):
-        for country, (ids, _, cand) in exact_pools(index, filters, pool).items():
+        in_ids, kr_ids = (ids_or_all(index, c, a) for c, a in allowed.items())
+        for country, (ids, _, cand) in exact_pools(index, in_ids, kr_ids, pool).items():
             for r in rerank_batches(index, ids, cand, k=k, weights=weights, batch=batch):
                 yield country, r
         return
