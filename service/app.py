@@ -56,6 +56,7 @@ def build_index(settings: Settings, encoder_dim: int) -> MatchIndex:
         directory=settings.index_dir,
         exact_max=settings.index_exact_max,
         nprobe=settings.index_nprobe,
+        sentence_cache_size=settings.sentence_cache_size,
     )
 
 

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Sentence vectors kept in memory so repeated sentences are not re-encoded.",
     )
+    sentence_cache_size: int = Field(
+        10_000,
+        ge=0,
+        description="Profile texts whose sentences each worker keeps in memory for quoting in "
+        "explanations (about 8 KB each; 0 turns the cache off).",
+    )
 
     index_exact_max: int = Field(
         20_000,

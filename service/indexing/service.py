@@ -33,6 +33,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings.index import IndexLoadError, VectorIndex
+from service.indexing.sentences import SentenceCache
 from service.profiles.models import Profile, ProfileChange, ProfileEmbedding
 from service.vocab import COUNTRIES, ORG_TYPES, partnership_mask
 
@@ -70,10 +71,27 @@ class IndexedProfile:
     name: str = ""
     city: str | None = None
     sectors: tuple[str, ...] = ()
+    # content keys of the capabilities and needs texts (``text_key``), 0 when unknown
+    text_keys: tuple[int, int] = (0, 0)
 
 
-def indexed_profile(row: Any, capabilities: np.ndarray, needs: np.ndarray) -> IndexedProfile:
-    """``IndexedProfile`` from a row of ``META_COLUMNS``."""
+TEXT_FIELDS = ("capabilities", "needs")
+
+
+def text_key(text_hash: str) -> int:
+    """A stored text's SHA-256 (hex) as a non-zero int64: identifies the text's content, so
+    anything cached under it can never be served for another version of the text."""
+    return int(text_hash[:15], 16) or 1
+
+
+def indexed_profile(
+    row: Any,
+    capabilities: np.ndarray,
+    needs: np.ndarray,
+    hashes: dict[str, str] | None = None,
+) -> IndexedProfile:
+    """``IndexedProfile`` from a row of ``META_COLUMNS`` (``hashes``: text hash per field)."""
+    hashes = hashes or {}
     return IndexedProfile(
         id=row.id,
         country=row.country,
@@ -86,6 +104,7 @@ def indexed_profile(row: Any, capabilities: np.ndarray, needs: np.ndarray) -> In
         name=row.name,
         city=row.city,
         sectors=tuple(row.sectors),
+        text_keys=tuple(text_key(hashes[f]) if f in hashes else 0 for f in TEXT_FIELDS),
     )
 
 
@@ -107,7 +126,16 @@ class Columns:
     the pair vector ``[capabilities | needs]``, so scoring gathers rows with numpy instead of
     asking FAISS to reconstruct them."""
 
-    FIELDS = ("present", "country", "sector_mask", "partnership_mask", "org", "pairs", "summary")
+    FIELDS = (
+        "present",
+        "country",
+        "sector_mask",
+        "partnership_mask",
+        "org",
+        "pairs",
+        "summary",
+        "text_keys",
+    )
 
     def __init__(self, size: int = 1024, dim: int = 384) -> None:
         self.dim = dim
@@ -118,6 +146,7 @@ class Columns:
         self.org = np.zeros(size, dtype=np.int8)
         self.pairs = np.zeros((size, 2 * dim), dtype=np.float32)
         self.summary = np.full(size, None, dtype=object)
+        self.text_keys = np.zeros((size, len(TEXT_FIELDS)), dtype=np.int64)
 
     def _grow(self, max_id: int) -> None:
         size = len(self.present)
@@ -146,6 +175,7 @@ class Columns:
         self.summary[p.id] = Summary(
             p.id, p.public_id, p.name, p.country, p.org_type, tuple(p.sectors), p.city
         )
+        self.text_keys[p.id] = p.text_keys
 
     def clear(self, id_: int) -> None:
         if id_ < len(self.present):
@@ -153,6 +183,7 @@ class Columns:
             self.country[id_] = -1
             self.pairs[id_] = 0
             self.summary[id_] = None
+            self.text_keys[id_] = 0
 
     def ids_where(self, country: str, mask: np.ndarray | None = None) -> np.ndarray:
         sel = self.country == COUNTRY_CODE[country]
@@ -173,7 +204,14 @@ def query_vector(capabilities: np.ndarray, needs: np.ndarray) -> np.ndarray:
 
 class MatchIndex:
     def __init__(
-        self, *, model: str, dim: int, directory: Path, exact_max: int, nprobe: int = 32
+        self,
+        *,
+        model: str,
+        dim: int,
+        directory: Path,
+        exact_max: int,
+        nprobe: int = 32,
+        sentence_cache_size: int = 0,
     ) -> None:
         self.model = model
         self.dim = dim  # per text field; the pair vector has 2 * dim
@@ -188,6 +226,9 @@ class MatchIndex:
         # One lock for index mutation and search: FAISS indexes are not safe for concurrent
         # writes and reads, and searches take milliseconds.
         self.lock = threading.RLock()
+        # Sentences quoted by explanations, keyed by (profile id, field, text key): an entry
+        # for an old version of a text is simply never asked for again (see ``text_keys``).
+        self.sentence_cache = SentenceCache(sentence_cache_size)
 
     # -- in-memory updates ---------------------------------------------------------------
     def upsert(self, profiles: Iterable[IndexedProfile]) -> None:
@@ -224,6 +265,11 @@ class MatchIndex:
             found = {int(i): self.columns.summary[int(i)] for i in ids}
         return {i: s for i, s in found.items() if s is not None}
 
+    def text_keys(self, ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """Content keys of the (capabilities, needs) texts the index holds for ``ids``."""
+        with self.lock:
+            return {int(i): tuple(self.columns.text_keys[int(i)].tolist()) for i in ids}
+
     def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(capabilities, needs) matrices of indexed profiles."""
         with self.lock:
@@ -234,7 +280,12 @@ class MatchIndex:
     def load_rows(self, session: Session, ids: list[int] | None) -> list[IndexedProfile]:
         """Indexed form of the given profiles (or all) as stored in the database."""
         q = (
-            select(*META_COLUMNS, ProfileEmbedding.field, ProfileEmbedding.vector)
+            select(
+                *META_COLUMNS,
+                ProfileEmbedding.field,
+                ProfileEmbedding.vector,
+                ProfileEmbedding.text_hash,
+            )
             .join(ProfileEmbedding, ProfileEmbedding.profile_id == Profile.id)
             .where(ProfileEmbedding.model == self.model)
         )
@@ -242,11 +293,13 @@ class MatchIndex:
             q = q.where(Profile.id.in_(ids))
         meta: dict[int, Any] = {}
         vectors: dict[int, dict[str, np.ndarray]] = {}
+        hashes: dict[int, dict[str, str]] = {}
         for row in session.execute(q):
             meta[row.id] = row
             vectors.setdefault(row.id, {})[row.field] = np.frombuffer(row.vector, np.float32)
+            hashes.setdefault(row.id, {})[row.field] = row.text_hash
         return [
-            indexed_profile(meta[i], v["capabilities"], v["needs"])
+            indexed_profile(meta[i], v["capabilities"], v["needs"], hashes[i])
             for i, v in vectors.items()
             if "capabilities" in v and "needs" in v
         ]
@@ -377,12 +430,19 @@ class MatchIndex:
         return how
 
     def _meta_rows(self, session: Session, ids: list[int]) -> list[IndexedProfile]:
+        """Everything but the vectors (which the saved index holds) of ``ids``."""
         out = []
         empty = np.zeros(0, dtype=np.float32)
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
+            hashes: dict[int, dict[str, str]] = {}
+            text_rows = select(
+                ProfileEmbedding.profile_id, ProfileEmbedding.field, ProfileEmbedding.text_hash
+            ).where(ProfileEmbedding.profile_id.in_(chunk), ProfileEmbedding.model == self.model)
+            for pid, field, h in session.execute(text_rows):
+                hashes.setdefault(pid, {})[field] = h
             for r in session.execute(select(*META_COLUMNS).where(Profile.id.in_(chunk))):
-                out.append(indexed_profile(r, empty, empty))
+                out.append(indexed_profile(r, empty, empty, hashes.get(r.id)))
         return out
 
     def _agrees_with_db(self, session: Session) -> bool:

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from embeddings.index import InvertedLists
 from service.config import MatchWeights
-from service.indexing.service import ORG_CODE, MatchIndex, Summary, query_vector
-from service.matching.explain import explain
+from service.indexing.service import ORG_CODE, MatchIndex, Summary, query_vector, text_key
+from service.matching.explain import SentenceData, explain
 from service.matching.scoring import COMPONENTS, score_cosines
 from service.profiles import repository as repo
 from service.profiles.models import Profile
@@ -424,6 +424,37 @@ class Match:
     explanation: str
 
 
+def quoted_sentences(
+    session: Session, index: MatchIndex, askers: list[int], partners: list[int]
+) -> dict[tuple[int, str], SentenceData]:
+    """Sentences (and vectors) of both texts of ``askers`` and the capabilities of ``partners``:
+    from the index's sentence cache where it holds the indexed version of a text, else from the
+    database (and then cached under the content key of what was read)."""
+    wanted = [(i, f) for i in askers for f in repo.TEXT_FIELDS]
+    wanted += [(i, "capabilities") for i in partners]
+    keys = index.text_keys({i for i, _ in wanted})
+    cache_key = {(i, f): (i, f, keys[i][repo.TEXT_FIELDS.index(f)]) for i, f in wanted}
+    hits = index.sentence_cache.get_many(cache_key.values())
+    out = {(i, f): hits[k] for (i, f), k in cache_key.items() if k in hits}
+    missing = [w for w in wanted if w not in out]
+    if missing:
+        asking = set(askers)
+        fetch_both = sorted({i for i, f in missing if i in asking})
+        hashes: dict[tuple[int, str], str] = {}
+        fetched = repo.sentence_data(
+            session,
+            fetch_both,
+            as_float16=True,
+            capabilities_of=sorted({i for i, _ in missing}.difference(fetch_both)),
+            hashes=hashes,
+        )
+        index.sentence_cache.put_many(
+            {(i, f, text_key(hashes[(i, f)])): data for (i, f), data in fetched.items()}
+        )
+        out |= fetched
+    return {k: (sents, vecs.astype(np.float32)) for k, (sents, vecs) in out.items()}
+
+
 def explain_pairs(
     session: Session,
     index: MatchIndex,
@@ -435,7 +466,7 @@ def explain_pairs(
     """Explanation of each (a, b) pair of profile ids (``a`` may be an ad-hoc query, id < 0)."""
     ids = sorted({i for p in pairs for i in p if i >= 0})
     askers = sorted({a for a, _ in pairs if a >= 0})
-    sent = repo.sentence_data(session, askers, capabilities_of=sorted(set(ids).difference(askers)))
+    sent = quoted_sentences(session, index, askers, sorted(set(ids).difference(askers)))
     caps, needs = index.vectors(np.array(ids, dtype=np.int64))
     vec = {i: (caps[n], needs[n]) for n, i in enumerate(ids)} | (query_vectors or {})
     out = []

@@ -91,10 +91,11 @@ def sentence_data(
     fields: Sequence[str] = TEXT_FIELDS,
     as_float16: bool = False,
     capabilities_of: Sequence[int] = (),
+    hashes: dict[tuple[int, str], str] | None = None,
 ) -> dict[tuple[int, str], tuple[list[str], np.ndarray]]:
     """Sentences and their vectors per (profile id, field), for quoting matches: ``fields`` of
     ``ids``, and only the capabilities of ``capabilities_of`` (an explanation quotes nothing
-    else of the partner side)."""
+    else of the partner side). ``hashes``, if given, receives each row's text hash."""
     if not ids and not capabilities_of:
         return {}
     wanted = and_(
@@ -114,12 +115,15 @@ def sentence_data(
             ProfileEmbedding.field,
             ProfileEmbedding.sentences,
             ProfileEmbedding.sentence_vectors,
+            ProfileEmbedding.text_hash,
         ).where(wanted)
     )
     out = {}
-    for pid, field, sents, blob in rows:
+    for pid, field, sents, blob, digest in rows:
         vecs = np.frombuffer(blob, dtype=np.float16).reshape(len(sents), -1)
         out[(pid, field)] = (sents, vecs if as_float16 else vecs.astype(np.float32))
+        if hashes is not None:
+            hashes[(pid, field)] = digest
     return out
 
 

@@ -109,6 +109,29 @@ def test_partner_summary_follows_updates_and_deletes(client, market, admin):
     assert got and pid not in {m["profile"]["id"] for m in got}
 
 
+def test_quoted_sentences_follow_text_edits(client, market, admin):
+    """Explanations quote from a per-worker cache keyed by the text's content: a second list
+    is served from it, and an edited capability text is quoted as edited, never as cached."""
+    cache = client.app.state.matchmaker.index.sentence_cache
+    pid, a = market["partner"]["id"], market["a"]["id"]
+    def offer(match: dict) -> str:  # the partner's sentence quoted for A's need
+        return match["explanation"].split(" offers \u201c", 1)[1].split("\u201d", 1)[0]
+
+    first = {m["profile"]["id"]: m for m in matches(client, a, admin)}
+    assert offer(first[pid]) in KR_CATHODE["capabilities"]
+    hits = cache.hits
+    assert {m["profile"]["id"]: m for m in matches(client, a, admin)} == first
+    assert cache.hits >= hits + len(first) + 1  # every partner and the asker's two texts
+    new_caps = (
+        "We produce single-crystal cathode powders with a dry coating line. "
+        "We license our precursor co-precipitation know-how."
+    )
+    r = client.patch(f"/v1/profiles/{pid}", headers=admin, json={"capabilities": new_caps})
+    assert r.status_code == 200, r.text
+    got = {m["profile"]["id"]: m for m in matches(client, a, admin)}
+    assert offer(got[pid]) in new_caps
+
+
 def test_explanation_names_shared_sector_and_quotes_texts(client, market, admin):
     top = matches(client, market["a"]["id"], admin)[0]
     assert "Clean energy" in top["explanation"]
