@@ -147,6 +147,7 @@ class Columns:
         self.pairs = np.zeros((size, 2 * dim), dtype=np.float32)
         self.summary = np.full(size, None, dtype=object)
         self.text_keys = np.zeros((size, len(TEXT_FIELDS)), dtype=np.int64)
+        self.by_public_id: dict[str, int] = {}
 
     def _grow(self, max_id: int) -> None:
         size = len(self.present)
@@ -176,9 +177,13 @@ class Columns:
             p.id, p.public_id, p.name, p.country, p.org_type, tuple(p.sectors), p.city
         )
         self.text_keys[p.id] = p.text_keys
+        if p.public_id:
+            self.by_public_id[p.public_id] = p.id
 
     def clear(self, id_: int) -> None:
         if id_ < len(self.present):
+            if self.summary[id_] is not None:
+                self.by_public_id.pop(self.summary[id_].public_id, None)
             self.present[id_] = False
             self.country[id_] = -1
             self.pairs[id_] = 0
@@ -264,6 +269,12 @@ class MatchIndex:
         with self.lock:
             found = {int(i): self.columns.summary[int(i)] for i in ids}
         return {i: s for i, s in found.items() if s is not None}
+
+    def find(self, public_id: str) -> Summary | None:
+        """The indexed profile with this public id, as of the last change applied."""
+        with self.lock:
+            id_ = self.columns.by_public_id.get(public_id)
+            return None if id_ is None else self.columns.summary[id_]
 
     def text_keys(self, ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         """Content keys of the (capabilities, needs) texts the index holds for ``ids``."""

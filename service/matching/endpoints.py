@@ -16,7 +16,6 @@ from service.matching.schemas import (
     SearchRequest,
     SearchResult,
 )
-from service.profiles import service as profiles
 from service.profiles.schemas import SectorFilter
 from service.vocab import OrgType, PartnershipType
 
@@ -47,7 +46,7 @@ def profile_matches(
     min_score: MinScore = 0.0,
 ) -> MatchList:
     """Best partners from the other country, best first (owner, officials, admins)."""
-    profile = profiles.get(session, profile_id)
+    profile = service.indexed_subject(session, index, profile_id)
     require_owner_or_staff(principal, profile.id)
     matches = service.matches_for_profile(
         session,

@@ -509,10 +509,24 @@ def summary(p: Profile | Summary) -> dict:
     }
 
 
+def indexed_subject(session: Session, index: MatchIndex, public_id: str) -> Summary:
+    """The profile whose partners are asked for, from the index's memory (caught up with every
+    committed change by ``IndexDep``); when it is not there, the database tells an unknown id
+    (404) from one not indexed yet (503)."""
+    from service.errors import Unavailable
+    from service.profiles import service as profiles
+
+    found = index.find(public_id)
+    if found is None:
+        profiles.get(session, public_id)
+        raise Unavailable("this profile is not in the search index yet; retry in a moment")
+    return found
+
+
 def matches_for_profile(
     session: Session,
     index: MatchIndex,
-    profile: Profile,
+    profile: Profile | Summary,
     *,
     limit: int,
     pool: int,
@@ -520,12 +534,6 @@ def matches_for_profile(
     filters: Filters = Filters(),
     min_score: float = 0.0,
 ) -> list[Match]:
-    from service.errors import Unavailable
-
-    with index.lock:  # an update removes and re-adds the id under this lock
-        indexed = profile.id in index.indexes[profile.country]
-    if not indexed:
-        raise Unavailable("this profile is not in the search index yet; retry in a moment")
     r = rank_profiles(
         index,
         np.array([profile.id]),

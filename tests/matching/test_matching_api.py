@@ -107,6 +107,7 @@ def test_partner_summary_follows_updates_and_deletes(client, market, admin):
     assert client.delete(f"/v1/profiles/{pid}", headers=admin).status_code == 204
     got = matches(client, market["a"]["id"], admin)
     assert got and pid not in {m["profile"]["id"] for m in got}
+    assert client.get(f"/v1/profiles/{pid}/matches", headers=admin).status_code == 404
 
 
 def test_quoted_sentences_follow_text_edits(client, market, admin):
