@@ -88,3 +88,42 @@ def test_ivf_batches_match_per_profile_ranking(tmp_path, sector, exact_max):
         ).ids[0]
         got = pairs["kr"][mine][np.argsort(pairs["rank_for_in"][mine])]
         assert got.tolist() == [int(x) for x in expected if x >= 0]
+
+
+def test_scores_do_not_depend_on_the_batch(tmp_path):
+    """Re-ranking the same candidate for the same profile gives the same bits whether it is one
+    row of a large batch (exports, pairings) or a request of its own (``/matches``)."""
+    from service.matching.service import meta_of, rerank
+
+    dim = 384
+    rng = np.random.default_rng(11)
+    index = MatchIndex(model="m", dim=dim, directory=tmp_path, exact_max=10_000)
+
+    def unit(v):
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    index.upsert(
+        IndexedProfile(
+            id=i + 1,
+            country="IN" if i % 2 else "KR",
+            sector_mask=int(rng.integers(1, 32)),
+            partnership_mask=int(rng.integers(0, 64)),
+            org_type="company",
+            capabilities=unit(rng.normal(size=dim)),
+            needs=unit(rng.normal(size=dim)),
+        )
+        for i in range(400)
+    )
+    w = MatchWeights()
+    queries = np.arange(2, 402, 2)  # Indian profiles
+    kr = np.arange(1, 401, 2)
+    cand = np.stack([rng.permutation(kr)[:60] for _ in queries])
+    caps, needs = index.vectors(queries)
+    full = rerank(index, caps, needs, meta_of(index, queries), cand, k=60, weights=w)
+    for row in (0, 7, 123):
+        q = queries[row : row + 1]
+        c, n = index.vectors(q)
+        alone = rerank(index, c, n, meta_of(index, q), cand[row : row + 1, :17], k=17, weights=w)
+        expected = dict(zip(full.ids[row].tolist(), full.scores[row].tolist(), strict=True))
+        for cid, score in zip(alone.ids[0].tolist(), alone.scores[0].tolist(), strict=True):
+            assert score == expected[cid]  # bit for bit

@@ -115,6 +115,7 @@ def test_quoted_sentences_follow_text_edits(client, market, admin):
     is served from it, and an edited capability text is quoted as edited, never as cached."""
     cache = client.app.state.matchmaker.index.sentence_cache
     pid, a = market["partner"]["id"], market["a"]["id"]
+
     def offer(match: dict) -> str:  # the partner's sentence quoted for A's need
         return match["explanation"].split(" offers \u201c", 1)[1].split("\u201d", 1)[0]
 
