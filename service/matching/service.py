@@ -149,12 +149,6 @@ def rank(
     return rerank(index, q_caps, q_needs, q_meta, cand, k=k, weights=weights, query_ids=query_ids)
 
 
-def gather_pairs(index: MatchIndex, ids: np.ndarray) -> np.ndarray:
-    """Pair vectors of ``ids`` (any shape) as an array of shape ``(*ids.shape, 2 * dim)``."""
-    with index.lock:
-        return index.columns.pairs[ids]
-
-
 def rerank(
     index: MatchIndex,
     q_caps: np.ndarray,
@@ -174,7 +168,8 @@ def rerank(
     """
     b, dim = q_caps.shape
     valid = cand >= 0
-    c_pairs = gather_pairs(index, np.where(valid, cand, 0))
+    with index.lock:
+        c_pairs = index.columns.pairs[np.where(valid, cand, 0)]
     # The three cosines as one pass over the candidates: rows [needs|0], [0|caps], [caps|0]
     # of each query against [caps|needs]. numpy's einsum sums each product in an order fixed
     # by the vector length alone (checked in tests), so a score never depends on the batch.

@@ -10,11 +10,9 @@ from sqlalchemy.orm import Session
 
 from embeddings.encoder import DocumentEmbedding
 from embeddings.text import text_hash
-from service.indexing.service import lock_change_log
+from service.indexing.service import TEXT_FIELDS, lock_change_log
 from service.profiles.models import Profile, ProfileChange, ProfileEmbedding
 from service.sectors import SECTOR_BIT
-
-TEXT_FIELDS = ("capabilities", "needs")
 
 
 def by_public_id(session: Session, public_id: str) -> Profile | None:

@@ -12,9 +12,9 @@ from service.matching.service import Filters, rank_profiles, top_pairs
 DIM = 16
 
 
-def random_index(tmp_path, exact_max: int, n: int = 240) -> MatchIndex:
+def random_index(tmp_path, exact_max: int, n: int = 240, dim: int = DIM) -> MatchIndex:
     rng = np.random.default_rng(5)
-    index = MatchIndex(model="m", dim=DIM, directory=tmp_path, exact_max=exact_max, nprobe=4)
+    index = MatchIndex(model="m", dim=dim, directory=tmp_path, exact_max=exact_max, nprobe=4)
 
     def unit(v):
         return (v / np.linalg.norm(v)).astype(np.float32)
@@ -26,8 +26,8 @@ def random_index(tmp_path, exact_max: int, n: int = 240) -> MatchIndex:
             sector_mask=int(rng.integers(1, 128)),
             partnership_mask=int(rng.integers(0, 128)),
             org_type="company",
-            capabilities=unit(rng.normal(size=DIM)),
-            needs=unit(rng.normal(size=DIM)),
+            capabilities=unit(rng.normal(size=dim)),
+            needs=unit(rng.normal(size=dim)),
         )
         for i in range(n)
     ]
@@ -95,25 +95,9 @@ def test_scores_do_not_depend_on_the_batch(tmp_path):
     row of a large batch (exports, pairings) or a request of its own (``/matches``)."""
     from service.matching.service import meta_of, rerank
 
-    dim = 384
     rng = np.random.default_rng(11)
-    index = MatchIndex(model="m", dim=dim, directory=tmp_path, exact_max=10_000)
-
-    def unit(v):
-        return (v / np.linalg.norm(v)).astype(np.float32)
-
-    index.upsert(
-        IndexedProfile(
-            id=i + 1,
-            country="IN" if i % 2 else "KR",
-            sector_mask=int(rng.integers(1, 32)),
-            partnership_mask=int(rng.integers(0, 64)),
-            org_type="company",
-            capabilities=unit(rng.normal(size=dim)),
-            needs=unit(rng.normal(size=dim)),
-        )
-        for i in range(400)
-    )
+    # the model's dimension: the summation order under test depends on the vector length
+    index = random_index(tmp_path, exact_max=10_000, n=400, dim=384)
     w = MatchWeights()
     queries = np.arange(2, 402, 2)  # Indian profiles
     kr = np.arange(1, 401, 2)
