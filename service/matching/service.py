@@ -222,29 +222,64 @@ def exact_pools(
     n_in, n_kr = len(in_ids), len(kr_ids)
     p_in, p_kr = max(1, min(pool, n_kr)), max(1, min(pool, n_in))
     # Products in numpy (OpenBLAS runs twice as fast as torch's MKL on AMD CPUs), top-k in
-    # torch (numpy's argpartition is several times slower); large blocks, so the running
-    # column-wise top-k is merged only a few times.
+    # torch (numpy's argpartition is several times slower).
     row_sums = np.full((n_in, p_in), -np.inf, np.float32)
     row_ids = np.full((n_in, p_in), -1, np.int64)
     col_sums = torch.full((n_kr, p_kr), -torch.inf)
     col_pos = torch.full((n_kr, p_kr), -1, dtype=torch.int64)
     for start in range(0, n_in if n_kr else 0, batch):
         sims = torch.from_numpy(q_in[start : start + batch] @ x_kr.T)
-        rows = sims.shape[0]
         top = torch.topk(sims, p_in, dim=1, sorted=False)
-        row_sums[start : start + rows] = top.values.numpy()
-        row_ids[start : start + rows] = kr_ids[top.indices.numpy()]
-        sims_t = sims.T.contiguous()  # one row per Korean profile
-        kc = min(p_kr, rows)
-        top = torch.topk(sims_t, kc, dim=1, sorted=False)
-        merged_s = torch.cat([col_sums, top.values], dim=1)
-        merged_p = torch.cat([col_pos, top.indices + start], dim=1)
-        keep = torch.topk(merged_s, p_kr, dim=1, sorted=False).indices
-        col_sums = torch.gather(merged_s, 1, keep)
-        col_pos = torch.gather(merged_p, 1, keep)
+        row_sums[start : start + len(sims)] = top.values.numpy()
+        row_ids[start : start + len(sims)] = kr_ids[top.indices.numpy()]
+        col_sums, col_pos = merge_column_top(col_sums, col_pos, sims, start)
     col_sums, col_pos = col_sums.numpy(), col_pos.numpy()
     kr_cand = np.where(col_pos >= 0, in_ids[np.maximum(col_pos, 0)], -1)
     return {"IN": (in_ids, row_sums, row_ids), "KR": (kr_ids, col_sums, kr_cand)}
+
+
+def merge_column_top(
+    col_sums: torch.Tensor, col_pos: torch.Tensor, sims: torch.Tensor, start: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge block ``sims`` (rows ``start``.. of the scan, one column per Korean profile) into
+    each column's running top-p (``col_sums``, row positions ``col_pos``; shape (n_kr, p)).
+
+    Once every column holds p values, only entries above a column's current p-th best can
+    enter it, and after the first block few do: those are picked out and merged, instead of
+    transposing the whole block and taking each column's top-p of it (same result).
+    """
+    p = col_sums.shape[1]
+    floor = col_sums.min(dim=1).values
+    if torch.isinf(floor).any():  # some column not full yet: dense merge
+        top = torch.topk(sims.T.contiguous(), min(p, sims.shape[0]), dim=1, sorted=False)
+        merged_s = torch.cat([col_sums, top.values], dim=1)
+        merged_p = torch.cat([col_pos, top.indices + start], dim=1)
+    else:
+        rows, cols = torch.nonzero(sims > floor, as_tuple=True)
+        if len(cols) == 0:
+            return col_sums, col_pos
+        order = torch.argsort(cols, stable=True)
+        rows, cols = rows[order], cols[order]
+        counts = torch.bincount(cols, minlength=len(floor))
+        touched = torch.nonzero(counts, as_tuple=True)[0]
+        # slot of each entry within its column: its rank among the entries of that column
+        first = torch.cumsum(counts, 0) - counts
+        slot = torch.arange(len(cols)) - first[cols]
+        width = int(counts.max())
+        where = torch.full((len(floor),), -1, dtype=torch.int64)
+        where[touched] = torch.arange(len(touched))
+        new_s = torch.full((len(touched), width), -torch.inf)
+        new_p = torch.full((len(touched), width), -1, dtype=torch.int64)
+        new_s[where[cols], slot] = sims[rows, cols]
+        new_p[where[cols], slot] = rows + start
+        merged_s = torch.cat([col_sums[touched], new_s], dim=1)
+        merged_p = torch.cat([col_pos[touched], new_p], dim=1)
+        keep = torch.topk(merged_s, p, dim=1, sorted=False).indices
+        col_sums[touched] = torch.gather(merged_s, 1, keep)
+        col_pos[touched] = torch.gather(merged_p, 1, keep)
+        return col_sums, col_pos
+    keep = torch.topk(merged_s, p, dim=1, sorted=False).indices
+    return torch.gather(merged_s, 1, keep), torch.gather(merged_p, 1, keep)
 
 
 def rank_ids(
@@ -361,7 +396,9 @@ def _ranked_both_sides(
     if small or all(ix.kind == "flat" for ix in index.indexes.values()):
         in_ids, kr_ids = (ids_or_all(index, c, a) for c, a in allowed.items())
         for country, (ids, _, cand) in exact_pools(index, in_ids, kr_ids, pool).items():
-            for r in rerank_batches(index, ids, cand, k=k, weights=weights, batch=batch):
+            # 64 rows: their gathered candidate vectors (64 x pool x 2 dim floats, 20 MB at
+            # pool 100) stay in cache for the products; 15-25 % faster than 512 (ad hoc, 100k)
+            for r in rerank_batches(index, ids, cand, k=k, weights=weights, batch=64):
                 yield country, r
         return
     for country in ("IN", "KR"):

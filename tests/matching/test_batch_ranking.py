@@ -7,7 +7,7 @@ import pytest
 
 from service.config import MatchWeights
 from service.indexing.service import IndexedProfile, MatchIndex
-from service.matching.service import Filters, rank_profiles, top_pairs
+from service.matching.service import Filters, exact_pools, rank_profiles, top_pairs
 
 DIM = 16
 
@@ -55,6 +55,29 @@ def test_exact_two_sided_scan_matches_per_profile_ranking(tmp_path, sector):
         assert [b for _, b in sorted(lst)] == [int(x) for x in r.ids[0] if x >= 0]
         checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("batch", [7, 16, 50, 2048])
+def test_exact_scan_pools_are_each_sides_best_whatever_the_block_size(tmp_path, batch):
+    # small blocks: the first ones fill the Korean columns' running top-pool densely, the later
+    # ones merge only the entries above each column's current floor
+    index = random_index(tmp_path, exact_max=10_000)
+    in_ids = index.columns.ids_where("IN", index.columns.present)
+    kr_ids = index.columns.ids_where("KR", index.columns.present)
+    pool = 20
+    pools = exact_pools(index, in_ids, kr_ids, pool, batch=batch)
+    pairs = index.columns.pairs
+    sums = np.concatenate([pairs[in_ids, DIM:], pairs[in_ids, :DIM]], axis=1) @ pairs[kr_ids].T
+    for side, full, others in (("IN", sums, kr_ids), ("KR", sums.T, in_ids)):
+        ids, got_sums, got_cand = pools[side]
+        best = np.sort(full, axis=1)[:, ::-1][:, :pool]
+        np.testing.assert_allclose(np.sort(got_sums, axis=1)[:, ::-1], best, rtol=0, atol=1e-6)
+        # the candidates are the ones those sums belong to
+        col = {int(o): n for n, o in enumerate(others)}
+        for row, (cands, s_) in enumerate(zip(got_cand, got_sums, strict=True)):
+            expect = [full[row, col[int(c)]] for c in cands]
+            np.testing.assert_allclose(s_, expect, rtol=0, atol=1e-6)
+        assert (got_cand >= 0).all() and len(ids) == len(full)
 
 
 @pytest.mark.parametrize(
