@@ -281,6 +281,33 @@ def test_every_write_is_logged_for_the_index(client):
     assert ops == ["upsert", "upsert", "delete"]
 
 
+def test_a_write_whose_commit_fails_is_not_acknowledged(client):
+    """The session commits before the response is sent: a failed commit is an error response,
+    never a 201 for a profile that does not exist."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    sessions = client.app.state.matchmaker.sessions
+    before = count_profiles(client)
+
+    def refuse(session) -> None:
+        if not session.in_nested_transaction():  # savepoints pass; the request's commit fails
+            raise RuntimeError("commit refused by the test")
+
+    event.listen(sessions, "before_commit", refuse)
+    try:
+        r = TestClient(client.app, raise_server_exceptions=False).post(
+            "/v1/profiles", json=profile_payload()
+        )
+    finally:
+        event.remove(sessions, "before_commit", refuse)
+    assert r.status_code == 500, r.text
+    assert "api_key" not in r.text
+    assert count_profiles(client) == before
+    create_profile(client)  # the pool and the app are fine afterwards
+    assert count_profiles(client) == before + 1
+
+
 def test_health_ready_metrics_and_security_headers(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
