@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.exports.schemas import COLUMNS, ExportParams
 from service.indexing.service import MatchIndex
-from service.matching.explain import render
+from service.matching.explain import SentenceTable, render
 from service.matching.scoring import COMPONENTS
 from service.matching.service import Filters, top_pairs
 from service.profiles import repository as repo
@@ -107,47 +107,18 @@ class ProfileColumns:
                 self.sectors[pid] = tuple(sectors)
 
 
-class SentenceStore:
-    """Stored sentences of some profiles' fields, flat: texts, one float16 matrix (as stored;
-    half the memory of float32) and the ``[start, start + count)`` rows of each
-    (field, profile)."""
+class SentenceStore(SentenceTable):
+    """The stored sentences of some profiles' ``fields``, addressed by profile id."""
 
     def __init__(self, session: Session, ids: np.ndarray, fields: tuple[str, ...]) -> None:
-        size = int(ids.max()) + 1 if len(ids) else 1
-        self.start = {f: np.zeros(size, dtype=np.int64) for f in fields}
-        self.count = {f: np.zeros(size, dtype=np.int64) for f in fields}
-        self.texts: list[str] = []
-        blocks: list[np.ndarray] = []
+        super().__init__(int(ids.max()) + 1 if len(ids) else 1, fields)
         for begin in range(0, len(ids), 5000):
             chunk = ids[begin : begin + 5000].tolist()
-            for (pid, field), (sents, vecs) in repo.sentence_data(
+            for (pid, field), data in repo.sentence_data(
                 session, chunk, fields, as_float16=True
             ).items():
-                self.start[field][pid], self.count[field][pid] = len(self.texts), len(sents)
-                self.texts.extend(sents)
-                blocks.append(vecs)
-        self.matrix = np.concatenate(blocks) if blocks else np.zeros((0, 1), np.float16)
-
-    def pick(self, field: str, owners: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """For each row, the index of ``owners[row]``'s ``field`` sentence closest to
-        ``targets[row]`` (-1 if none): ``explain.best_sentence`` for many rows at once.
-
-        Rows are grouped by their owner's sentence count n, so each group is one (rows, n, dim)
-        gather and one batched product, with no per-sentence copy of the targets.
-        """
-        out = np.full(len(owners), -1, dtype=np.int64)
-        counts = self.count[field][owners]
-        starts = self.start[field][owners]
-        for n in np.unique(counts[counts > 0]).tolist():
-            rows = np.flatnonzero(counts == n)
-            at = starts[rows, None] + np.arange(n)  # (rows, n) sentence numbers
-            sims = np.einsum("rnd,rd->rn", self.matrix[at].astype(np.float32), targets[rows])
-            # argmax takes the first maximum, as explain.best_sentence does
-            out[rows] = at[np.arange(len(rows)), sims.argmax(axis=1)]
-        return out
-
-    def text(self, i: int) -> str | None:
-        return self.texts[i] if i >= 0 else None
+                self.add(pid, field, data)
+        self.seal()
 
 
 @cache

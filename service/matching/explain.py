@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
@@ -12,20 +13,63 @@ SECTOR_NAME = {s.code: s.name for s in SECTORS}
 SentenceData = tuple[list[str], np.ndarray]  # sentences and their (n, dim) vectors
 
 
+class SentenceTable:
+    """Sentences of some profiles' texts, flat: the texts, one vector matrix (float16 as stored:
+    half the memory of float32) and the ``[start, start + count)`` rows of each (field, slot).
+
+    A slot is whatever small number the caller addresses a text's owner by: the profile id in an
+    export (dense arrays over millions of rows), a position in a short list for one match list.
+    Every explanation, whether of ``/matches``, ``/pairings`` or an export, picks its quotes
+    with :meth:`pick`, so the same pair is always explained with the same words.
+    """
+
+    def __init__(self, size: int, fields: Iterable[str]) -> None:
+        self.start = {f: np.zeros(size, dtype=np.int64) for f in fields}
+        self.count = {f: np.zeros(size, dtype=np.int64) for f in fields}
+        self.texts: list[str] = []
+        self._blocks: list[np.ndarray] = []
+        self.matrix = np.zeros((0, 1), np.float16)
+
+    def add(self, slot: int, field: str, data: SentenceData) -> None:
+        sents, vecs = data
+        self.start[field][slot], self.count[field][slot] = len(self.texts), len(sents)
+        self.texts.extend(sents)
+        self._blocks.append(vecs)
+
+    def seal(self) -> SentenceTable:
+        """Stack the added vectors into :attr:`matrix`; call once, after the last ``add``."""
+        if self._blocks:
+            self.matrix = np.concatenate(self._blocks)
+            self._blocks = []
+        return self
+
+    def pick(self, field: str, owners: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """For each row, the number of the sentence of ``owners[row]``'s ``field`` closest to
+        ``targets[row]`` (-1 if it has none): argmax over its sentences s of ``s . target``.
+
+        Rows are grouped by their owner's sentence count n, so each group is one (rows, n, dim)
+        gather and one batched product, with no per-sentence copy of the targets.
+        """
+        out = np.full(len(owners), -1, dtype=np.int64)
+        counts = self.count[field][owners]
+        starts = self.start[field][owners]
+        for n in np.unique(counts[counts > 0]).tolist():
+            rows = np.flatnonzero(counts == n)
+            at = starts[rows, None] + np.arange(n)  # (rows, n) sentence numbers
+            sims = np.einsum("rnd,rd->rn", self.matrix[at].astype(np.float32), targets[rows])
+            out[rows] = at[np.arange(len(rows)), sims.argmax(axis=1)]  # first maximum on ties
+        return out
+
+    def text(self, i: int) -> str | None:
+        return self.texts[i] if i >= 0 else None
+
+
 def quote(text: str, limit: int = 140) -> str:
     text = text.strip().rstrip(".;")
     if len(text) <= limit:
         return f"\u201c{text}\u201d"
     cut = text[:limit].rsplit(" ", 1)[0]
     return f"\u201c{cut}\u2026\u201d"
-
-
-def best_sentence(data: SentenceData | None, target: np.ndarray) -> str | None:
-    """The sentence of ``data`` closest to the ``target`` vector."""
-    if data is None or not data[0]:
-        return None
-    sents, vecs = data
-    return sents[int(np.argmax(vecs @ target))]
 
 
 @lru_cache(maxsize=4096)
@@ -61,29 +105,3 @@ def render(
     if a_offer:
         second += f"; in return {a_name} brings {quote(a_offer)}"
     return f"{first} {second}."
-
-
-def explain(
-    a_name: str,
-    a_sectors: list[str],
-    b_name: str,
-    b_sectors: list[str],
-    *,
-    a_caps: np.ndarray,
-    a_needs: np.ndarray,
-    b_caps: np.ndarray,
-    b_needs: np.ndarray,
-    a_sentences: dict[str, SentenceData],
-    b_sentences: dict[str, SentenceData],
-) -> str:
-    """Quote the sentence of B's offer closest to A's needs, the need of A closest to B's offer,
-    and the sentence of A's offer closest to B's needs (batched twin: ``exports.writer``)."""
-    return render(
-        a_name,
-        tuple(a_sectors),
-        b_name,
-        tuple(b_sectors),
-        a_need=best_sentence(a_sentences.get("needs"), b_caps),
-        b_offer=best_sentence(b_sentences.get("capabilities"), a_needs),
-        a_offer=best_sentence(a_sentences.get("capabilities"), b_needs),
-    )

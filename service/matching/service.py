@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from embeddings.index import InvertedLists
 from service.config import MatchWeights
 from service.indexing.service import ORG_CODE, MatchIndex, Summary, query_vector, text_key
-from service.matching.explain import SentenceData, explain
+from service.matching.explain import SentenceData, SentenceTable, render
 from service.matching.scoring import COMPONENTS, score_cosines
 from service.profiles import repository as repo
 from service.profiles.models import Profile
@@ -477,9 +477,10 @@ class Match:
 def quoted_sentences(
     session: Session, index: MatchIndex, askers: list[int], partners: list[int]
 ) -> dict[tuple[int, str], SentenceData]:
-    """Sentences (and vectors) of both texts of ``askers`` and the capabilities of ``partners``:
-    from the index's sentence cache where it holds the indexed version of a text, else from the
-    database (and then cached under the content key of what was read)."""
+    """Sentences (and float16 vectors, as stored) of both texts of ``askers`` and the
+    capabilities of ``partners``: from the index's sentence cache where it holds the indexed
+    version of a text, else from the database (and then cached under the content key of what
+    was read)."""
     wanted = [(i, f) for i in askers for f in repo.TEXT_FIELDS]
     wanted += [(i, "capabilities") for i in partners]
     keys = index.text_keys({i for i, _ in wanted})
@@ -502,7 +503,7 @@ def quoted_sentences(
             {(i, f, text_key(hashes[(i, f)])): data for (i, f), data in fetched.items()}
         )
         out |= fetched
-    return {k: (sents, vecs.astype(np.float32)) for k, (sents, vecs) in out.items()}
+    return out
 
 
 def explain_pairs(
@@ -511,31 +512,46 @@ def explain_pairs(
     pairs: list[tuple[int, int]],
     profiles: dict[int, Profile | Summary],
     query_vectors: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
-    query_sentences: dict[int, dict] | None = None,
+    query_sentences: dict[int, dict[str, SentenceData]] | None = None,
 ) -> list[str]:
-    """Explanation of each (a, b) pair of profile ids (``a`` may be an ad-hoc query, id < 0)."""
+    """Explanation of each (a, b) pair of profile ids (``a`` may be an ad-hoc query, id < 0):
+    the sentence of B's offer closest to A's needs, the need of A closest to B's offer, and the
+    sentence of A's offer closest to B's needs, picked for all pairs at once."""
+    if not pairs:
+        return []
     ids = sorted({i for p in pairs for i in p if i >= 0})
     askers = sorted({a for a, _ in pairs if a >= 0})
     sent = quoted_sentences(session, index, askers, sorted(set(ids).difference(askers)))
     caps, needs = index.vectors(np.array(ids, dtype=np.int64))
-    vec = {i: (caps[n], needs[n]) for n, i in enumerate(ids)} | (query_vectors or {})
+    queries = sorted(query_vectors or {})
+    slot = {i: n for n, i in enumerate([*ids, *queries])}
+    if queries:
+        caps = np.vstack([caps, *(query_vectors[q][0][None] for q in queries)])
+        needs = np.vstack([needs, *(query_vectors[q][1][None] for q in queries)])
+    table = SentenceTable(len(slot), repo.TEXT_FIELDS)
+    for (i, field), data in sent.items():
+        table.add(slot[i], field, data)
+    for q, fields in (query_sentences or {}).items():
+        for field, data in fields.items():
+            table.add(slot[q], field, data)
+    table.seal()
+    a = np.array([slot[x] for x, _ in pairs])
+    b = np.array([slot[y] for _, y in pairs])
+    a_need = table.pick("needs", a, caps[b]).tolist()
+    b_offer = table.pick("capabilities", b, needs[a]).tolist()
+    a_offer = table.pick("capabilities", a, needs[b]).tolist()
     out = []
-    for a, b in pairs:
-        a_sent = (query_sentences or {}).get(a) or {f: sent.get((a, f)) for f in repo.TEXT_FIELDS}
-        b_sent = {"capabilities": sent.get((b, "capabilities"))}
-        pa, pb = profiles[a], profiles[b]
+    for n, (x, y) in enumerate(pairs):
+        pa, pb = profiles[x], profiles[y]
         out.append(
-            explain(
+            render(
                 pa.name,
-                list(pa.sectors),
+                tuple(pa.sectors),
                 pb.name,
-                list(pb.sectors),
-                a_caps=vec[a][0],
-                a_needs=vec[a][1],
-                b_caps=vec[b][0],
-                b_needs=vec[b][1],
-                a_sentences=a_sent,
-                b_sentences=b_sent,
+                tuple(pb.sectors),
+                a_need=table.text(a_need[n]),
+                b_offer=table.text(b_offer[n]),
+                a_offer=table.text(a_offer[n]),
             )
         )
     return out
