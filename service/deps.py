@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
+import anyio
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings.encoder import Encoder
-from service.auth.service import Principal, resolve
+from service.auth.service import Principal, resolve, resolve_without_lookup
 from service.config import Settings
 from service.core.middleware import Metrics
 from service.core.ratelimit import RateLimiter
@@ -45,15 +47,33 @@ async def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
+async def get_session(state: StateDep) -> AsyncIterator[Session]:
     """One transaction per request: commit when the handler returns, roll back if it raises.
 
     Declared with ``scope="function"`` so the commit happens *before* the response is sent: a
-    client never sees a success for a write that did not commit.
+    client never sees a success for a write that did not commit. The session is made on the
+    event loop (it does no I/O until first used) and finished in one thread-pool call: every
+    hop to the pool costs a request a thread switch and a turn at the GIL.
     """
     session = state.sessions()
     try:
         yield session
+    except BaseException:
+        await _in_exit_thread(_abandon, session)
+        raise
+    await _in_exit_thread(_finish, session, state)
+
+
+async def _in_exit_thread(fn: Callable[..., None], *args: object) -> None:
+    # Shielded, so a client that hangs up cannot leave the transaction open; a limiter of its
+    # own (as FastAPI does for generator dependencies), so ending a request never waits for a
+    # pool thread that is itself waiting for a connection this request holds.
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(fn, *args, limiter=anyio.CapacityLimiter(1))
+
+
+def _finish(session: Session, state: AppState) -> None:
+    try:
         session.commit()
         if session.info.pop("index_dirty", False):
             try:
@@ -68,16 +88,26 @@ def get_session(state: StateDep) -> Iterator[Session]:
         session.close()
 
 
+def _abandon(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(
+async def get_principal(
     session: SessionDep,
     state: StateDep,
     x_api_key: Annotated[str | None, Header(alias="X-API-Key", include_in_schema=False)] = None,
 ) -> Principal:
     admin = state.settings.admin_key.get_secret_value() if state.settings.admin_key else None
-    return resolve(session, x_api_key, admin)
+    known = resolve_without_lookup(x_api_key, admin)
+    if known is not None:
+        return known
+    return await run_in_threadpool(resolve, session, x_api_key, admin)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

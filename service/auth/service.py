@@ -61,11 +61,19 @@ def create_key(
     return raw
 
 
-def resolve(session: Session, raw: str | None, admin_key: str | None) -> Principal:
+def resolve_without_lookup(raw: str | None, admin_key: str | None) -> Principal | None:
+    """Anonymous (no key) or admin (the configured key); None when the database must tell."""
     if raw is None or raw == "":
         return ANONYMOUS
     if admin_key and hmac.compare_digest(raw.encode(), admin_key.encode()):
         return Principal("admin")
+    return None
+
+
+def resolve(session: Session, raw: str | None, admin_key: str | None) -> Principal:
+    known = resolve_without_lookup(raw, admin_key)
+    if known is not None:
+        return known
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw)))
     if row is None:
         raise Unauthorized("unknown API key")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
 
 from service.auth.service import require_owner_or_staff, require_staff
 from service.deps import EncoderDep, IndexDep, PrincipalDep, SessionDep, StateDep
@@ -33,7 +34,7 @@ def _out(m: service.Match) -> MatchOut:
 
 
 @router.get("/profiles/{profile_id}/matches", response_model=MatchList)
-def profile_matches(
+async def profile_matches(
     profile_id: str,
     session: SessionDep,
     state: StateDep,
@@ -46,19 +47,25 @@ def profile_matches(
     min_score: MinScore = 0.0,
 ) -> MatchList:
     """Best partners from the other country, best first (owner, officials, admins)."""
-    profile = service.indexed_subject(session, index, profile_id)
-    require_owner_or_staff(principal, profile.id)
-    matches = service.matches_for_profile(
-        session,
-        index,
-        profile,
-        limit=limit,
-        pool=state.settings.candidate_pool,
-        weights=state.settings.weights,
-        min_score=min_score,
-        filters=service.Filters(sector, org_type, partnership_type),
-    )
-    return MatchList(profile_id=profile.public_id, matches=[_out(m) for m in matches])
+
+    # The busiest endpoint: its work runs in one thread-pool call, and the response is then
+    # validated and written on the event loop (a sync handler would cost two pool hops).
+    def work() -> MatchList:
+        profile = service.indexed_subject(session, index, profile_id)
+        require_owner_or_staff(principal, profile.id)
+        matches = service.matches_for_profile(
+            session,
+            index,
+            profile,
+            limit=limit,
+            pool=state.settings.candidate_pool,
+            weights=state.settings.weights,
+            min_score=min_score,
+            filters=service.Filters(sector, org_type, partnership_type),
+        )
+        return MatchList(profile_id=profile.public_id, matches=[_out(m) for m in matches])
+
+    return await run_in_threadpool(work)
 
 
 @router.post("/matches/search", response_model=SearchResult)
