@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import subprocess
@@ -59,11 +60,41 @@ from _common import (
 TARGETS = {"matches_p50_ms": 20.0, "matches_p99_ms": 100.0, "pairings_s": 5.0}
 
 
+def connection_split(base: str, delay: float) -> list[int]:
+    """Fill (after ``delay`` s, from a timer thread) the returned list with the number of
+    established client connections each server process holds, most first (``ss``).
+
+    Keep-alive connections stay with the worker that accepted them, and which worker accepts
+    is up to the kernel: 8 clients come out as 4/4, 6/2 or even 8/0, and a worker holding 6
+    of them queues while the other idles. Throughput and p50 follow the split, so the bench
+    records it next to every concurrent phase."""
+    out: list[int] = []
+    port = base.rsplit(":", 1)[1]
+
+    def sample() -> None:
+        try:
+            text = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                                  capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return
+        pids: dict[str, int] = {}
+        for line in text.splitlines():
+            for pid in set(re.findall(r"pid=(\d+)", line)):
+                pids[pid] = pids.get(pid, 0) + 1
+        out.extend(sorted(pids.values(), reverse=True))
+
+    t = threading.Timer(delay, sample)
+    t.daemon = True
+    t.start()
+    return out
+
+
 def load_phase(base: str, ids: list[str], clients: int, duration: float, warmup: float,
                limit: int, seed: int) -> dict:
     lat: list[float] = []
     errors: dict[str, int] = {}
     lock = threading.Lock()
+    split = connection_split(base, warmup + duration / 2)
     cpu0 = time.process_time()
     start = time.perf_counter()
     measure_from = start + warmup
@@ -111,6 +142,7 @@ def load_phase(base: str, ids: list[str], clients: int, duration: float, warmup:
     return {
         "driver": "python-httpx-threads",
         "client_cpu_ms_per_request": round(1000 * cpu / max(1, len(ms) + counts["err"]), 2),
+        "connections_per_worker": split,
         "clients": clients, "duration_s": round(wall, 1), "requests_ok": counts["ok"],
         "errors": counts["err"], "error_kinds": errors,
         "throughput_rps": round(counts["ok"] / wall, 1) if wall > 0 else 0.0,
@@ -136,6 +168,7 @@ def wrk_phase(base: str, ids: list[str], clients: int, duration: float, warmup: 
             subprocess.run([wrk, "-t1", f"-c{clients}", f"-d{max(1, round(warmup))}s", "-s",
                             script, base], env=env, capture_output=True, timeout=warmup + 60)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        split = connection_split(base, duration / 2)
         out = subprocess.run([wrk, "-t1", f"-c{clients}", f"-d{round(duration)}s", "--timeout",
                               "30s", "-s", script, base], env=env, capture_output=True, text=True,
                              timeout=duration + 120)
@@ -150,6 +183,7 @@ def wrk_phase(base: str, ids: list[str], clients: int, duration: float, warmup: 
     errors = sum(v for k, v in r.items() if k.startswith("errors_"))
     return {
         "driver": "wrk", "client_cpu_ms_per_request": round(1000 * cpu / max(1, r["requests"]), 3),
+        "connections_per_worker": split,
         "clients": clients, "duration_s": round(r["duration_s"], 1),
         "requests_ok": r["requests"] - r["errors_status"], "errors": errors,
         "error_kinds": {k: v for k, v in r.items() if k.startswith("errors_") and v},
@@ -306,14 +340,15 @@ def main() -> None:
     print()
     print(f"{'GET /matches limit=' + str(a.limit):<28}{'clients':>8}{'reqs':>8}{'err':>6}"
           f"{'rps':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-          f"{'client CPU ms/req':>19}")
+          f"{'client CPU ms/req':>19}{'conns/worker':>14}")
     phases = ("matches_sequential", "matches_concurrent_wrk", "matches_concurrent")
     for name in (x for x in phases if x in res):
         m = res[name]
         print(f"{name:<28}{m['clients']:>8}{m['requests_ok']:>8}{m['errors']:>6}"
               f"{m['throughput_rps']:>8.1f}{m['p50_ms']:>9.1f}{m['p90_ms']:>9.1f}"
               f"{m['p99_ms']:>9.1f}{(m['max_ms'] or 0):>9.1f}"
-              f"{m['client_cpu_ms_per_request']:>19.2f}")
+              f"{m['client_cpu_ms_per_request']:>19.2f}"
+              f"{'/'.join(map(str, m.get('connections_per_worker') or [])) or '-':>14}")
     p = res["pairings"]
     print(f"\nGET /pairings sector={p['sector']} limit={p['limit']}: runs "
           + ", ".join(f"{x:.2f}" for x in p["runs_s"]) + f" s; median {p['median_s']:.2f} s")
