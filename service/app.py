@@ -47,6 +47,7 @@ def build_encoder(settings: Settings) -> Encoder:
         batch_size=settings.encode_batch_size,
         cache_size=settings.embedding_cache_size,
         model_name=settings.model_name,
+        threads=settings.encoder_threads,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -66,6 +67,9 @@ def serve(
 
     s = _settings()
     upgrade(s.resolved_database_url)
+    if workers > 1 and s.encoder_threads is None:
+        # Workers inherit the environment: each gets its share of the CPUs for encoding.
+        os.environ["MATCHMAKER_ENCODER_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     uvicorn.run(
         "service.main:app",
         host=host,

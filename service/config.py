@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         "dynamically quantised ONNX (exported locally, cached in the data dir).",
     )
     encode_batch_size: int = Field(64, ge=1, description="Sentences per encoder batch.")
+    encoder_threads: int | None = Field(
+        None,
+        ge=1,
+        description="Single-threaded ONNX sessions each process runs in parallel. Default: one "
+        "per CPU, and `serve --workers N` shares the CPUs out among its N workers, so one "
+        "registration's encoding cannot crowd out the match queries of its worker.",
+    )
     embedding_cache_size: int = Field(
         50_000,
         ge=0,

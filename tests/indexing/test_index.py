@@ -205,3 +205,16 @@ def test_profile_never_disappears_from_matches_while_updated(client, admin):
         stop.set()
         t.join()
     assert codes == {200}
+
+
+def test_encoder_threads_setting_changes_parallelism_not_vectors(model_cache, encoder):
+    """``serve --workers N`` gives each worker 1/N of the CPUs for encoding: same batches, so
+    the same vectors as one session per CPU."""
+    from service.app import build_encoder
+    from service.config import Settings
+
+    one = build_encoder(Settings(data_dir=model_cache.parent, encoder_threads=1))
+    assert len(one._backend.sessions) == 1
+    salt = np.random.default_rng().integers(1e9)  # fresh sentences: no cache hits
+    texts = [f"Line {n} of run {salt}: wafer bonding and test." for n in range(150)]  # 3 batches
+    np.testing.assert_array_equal(one.encode_sentences(texts), encoder.encode_sentences(texts))
