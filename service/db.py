@@ -62,6 +62,16 @@ def create_db_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(conn, _name) -> None:  # noqa: ANN001
+            # Python's sqlite3 opens a transaction only before a data change, not before a
+            # SAVEPOINT: a savepoint opened first would be SQLite's outermost transaction, and
+            # releasing it would commit on the spot, ahead of the session. So open the
+            # transaction first (IMMEDIATE: it waits its turn for the write lock).
+            dbapi_conn = conn.connection.driver_connection
+            if not dbapi_conn.in_transaction:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+
         return engine
     # pre_ping makes the pool recover by itself after the database restarts.
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

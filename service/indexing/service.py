@@ -496,20 +496,11 @@ class IndexSyncer:
 
 
 def lock_change_log(session: Session) -> None:
-    """Serialise writers of the change log until commit, so ``seq`` order equals commit order;
-    call it before a request's first write.
+    """Serialise writers of the change log until commit, so ``seq`` order equals commit order.
 
     Without it, on PostgreSQL a transaction holding seq 10 could commit after one holding seq 11
-    was seen, and a worker that already moved past 11 would never apply 10. SQLite serialises
-    writers itself, but Python's sqlite3 only opens a transaction before a data change, not
-    before a SAVEPOINT: a savepoint opened first would be SQLite's outermost transaction, and
-    releasing it would commit on the spot, ahead of the request. So on SQLite this opens the
-    request's write transaction (``BEGIN IMMEDIATE``: it waits its turn for the write lock).
+    was seen, and a worker that already moved past 11 would never apply 10. SQLite already
+    serialises writers.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(727100)"))
-    elif dialect == "sqlite":
-        conn = session.connection()
-        if not conn.connection.driver_connection.in_transaction:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -22,7 +22,6 @@ from embeddings.encoder import Encoder
 from embeddings.text import text_hash
 from service.auth.service import Principal, create_key
 from service.errors import Conflict, InvalidInput, MatchmakerError, NotFound
-from service.indexing.service import lock_change_log
 from service.profiles import repository as repo
 from service.profiles.models import Profile
 from service.profiles.schemas import ProfileCreate, ProfileList, ProfileOut, ProfileUpdate
@@ -80,8 +79,6 @@ def register_many(
     texts = [t for i in todo for t in (items[i].capabilities, items[i].needs)]
     docs = encoder.embed_documents(texts)
     created: list[int] = []
-    if todo:
-        lock_change_log(session)  # before the first savepoint (see its docstring)
     for n, i in enumerate(todo):
         item = items[i]
         try:
