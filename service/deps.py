@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings.encoder import Encoder
-from service.auth.service import Principal, resolve, resolve_without_lookup
+from service.auth.service import Principal, lookup_key, resolve_without_lookup
 from service.config import Settings
 from service.core.middleware import Metrics
 from service.core.ratelimit import RateLimiter
@@ -107,7 +107,7 @@ async def get_principal(
     known = resolve_without_lookup(x_api_key, admin)
     if known is not None:
         return known
-    return await run_in_threadpool(resolve, session, x_api_key, admin)
+    return await run_in_threadpool(lookup_key, session, x_api_key)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

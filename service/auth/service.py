@@ -70,10 +70,8 @@ def resolve_without_lookup(raw: str | None, admin_key: str | None) -> Principal 
     return None
 
 
-def resolve(session: Session, raw: str | None, admin_key: str | None) -> Principal:
-    known = resolve_without_lookup(raw, admin_key)
-    if known is not None:
-        return known
+def lookup_key(session: Session, raw: str) -> Principal:
+    """The principal of a stored key: the rest of ``resolve_without_lookup``'s keys."""
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw)))
     if row is None:
         raise Unauthorized("unknown API key")
