@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings.index import IndexLoadError, VectorIndex
@@ -40,17 +40,27 @@ from service.vocab import COUNTRIES, ORG_TYPES, partnership_mask
 log = logging.getLogger(__name__)
 
 ORG_CODE = {o: i for i, o in enumerate(ORG_TYPES)}
+# Table columns, not ORM attributes: the index reads them on the request path (catch-up),
+# where the ORM's compile and row-loading layers cost more CPU than the queries themselves.
+_profile = Profile.__table__.c
+_embedding = ProfileEmbedding.__table__.c
+_change = ProfileChange.__table__.c
+CHANGES_AFTER = (
+    select(_change.seq, _change.profile_id)
+    .where(_change.seq > bindparam("seq"))
+    .order_by(_change.seq)
+)
 # What the matcher keeps of each profile besides its vectors.
 META_COLUMNS = (
-    Profile.id,
-    Profile.country,
-    Profile.sector_mask,
-    Profile.partnership_types,
-    Profile.org_type,
-    Profile.public_id,
-    Profile.name,
-    Profile.city,
-    Profile.sectors,
+    _profile.id,
+    _profile.country,
+    _profile.sector_mask,
+    _profile.partnership_types,
+    _profile.org_type,
+    _profile.public_id,
+    _profile.name,
+    _profile.city,
+    _profile.sectors,
 )
 COUNTRY_CODE = {c: i for i, c in enumerate(COUNTRIES)}
 
@@ -291,21 +301,16 @@ class MatchIndex:
     def load_rows(self, session: Session, ids: list[int] | None) -> list[IndexedProfile]:
         """Indexed form of the given profiles (or all) as stored in the database."""
         q = (
-            select(
-                *META_COLUMNS,
-                ProfileEmbedding.field,
-                ProfileEmbedding.vector,
-                ProfileEmbedding.text_hash,
-            )
-            .join(ProfileEmbedding, ProfileEmbedding.profile_id == Profile.id)
-            .where(ProfileEmbedding.model == self.model)
+            select(*META_COLUMNS, _embedding.field, _embedding.vector, _embedding.text_hash)
+            .join(Profile.__table__, _embedding.profile_id == _profile.id)
+            .where(_embedding.model == self.model)
         )
         if ids is not None:
-            q = q.where(Profile.id.in_(ids))
+            q = q.where(_profile.id.in_(ids))
         meta: dict[int, Any] = {}
         vectors: dict[int, dict[str, np.ndarray]] = {}
         hashes: dict[int, dict[str, str]] = {}
-        for row in session.execute(q):
+        for row in session.connection().execute(q):
             meta[row.id] = row
             vectors.setdefault(row.id, {})[row.field] = np.frombuffer(row.vector, np.float32)
             hashes.setdefault(row.id, {})[row.field] = row.text_hash
@@ -317,11 +322,8 @@ class MatchIndex:
 
     def catch_up(self, session: Session) -> int:
         """Apply every change after ``last_seq``; returns how many changes were applied."""
-        changes = session.execute(
-            select(ProfileChange.seq, ProfileChange.profile_id)
-            .where(ProfileChange.seq > self.last_seq)
-            .order_by(ProfileChange.seq)
-        ).all()
+        # Every match request asks this; most often the answer is "nothing new".
+        changes = session.connection().execute(CHANGES_AFTER, {"seq": self.last_seq}).all()
         if not changes:
             return 0
         touched = sorted({c.profile_id for c in changes})
@@ -452,7 +454,9 @@ class MatchIndex:
             ).where(ProfileEmbedding.profile_id.in_(chunk), ProfileEmbedding.model == self.model)
             for pid, field, h in session.execute(text_rows):
                 hashes.setdefault(pid, {})[field] = h
-            for r in session.execute(select(*META_COLUMNS).where(Profile.id.in_(chunk))):
+            for r in session.connection().execute(
+                select(*META_COLUMNS).where(_profile.id.in_(chunk))
+            ):
                 out.append(indexed_profile(r, empty, empty, hashes.get(r.id)))
         return out
 

@@ -97,25 +97,16 @@ def sentence_data(
     else of the partner side). ``hashes``, if given, receives each row's text hash."""
     if not ids and not capabilities_of:
         return {}
-    wanted = and_(
-        ProfileEmbedding.profile_id.in_(list(ids)), ProfileEmbedding.field.in_(list(fields))
-    )
+    # Table columns on the session's connection: every match list runs this query, and the
+    # ORM layer (compile state, row loading) cost more CPU than the query itself.
+    t = ProfileEmbedding.__table__.c
+    wanted = and_(t.profile_id.in_(list(ids)), t.field.in_(list(fields)))
     if capabilities_of:
         wanted = or_(
-            wanted,
-            and_(
-                ProfileEmbedding.profile_id.in_(list(capabilities_of)),
-                ProfileEmbedding.field == "capabilities",
-            ),
+            wanted, and_(t.profile_id.in_(list(capabilities_of)), t.field == "capabilities")
         )
-    rows = session.execute(
-        select(
-            ProfileEmbedding.profile_id,
-            ProfileEmbedding.field,
-            ProfileEmbedding.sentences,
-            ProfileEmbedding.sentence_vectors,
-            ProfileEmbedding.text_hash,
-        ).where(wanted)
+    rows = session.connection().execute(
+        select(t.profile_id, t.field, t.sentences, t.sentence_vectors, t.text_hash).where(wanted)
     )
     out = {}
     for pid, field, sents, blob, digest in rows:
