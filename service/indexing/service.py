@@ -380,7 +380,8 @@ class MatchIndex:
         return self.directory / f"profiles-{country}.faiss"
 
     def save(self) -> None:
-        """Snapshot under the lock, write outside it, so searches wait only for a memory copy."""
+        """Copy under the lock, serialise and write outside it, so searches wait only for a
+        memory copy."""
         with self.lock:
             if self.saved_seq == self.last_seq:
                 return
