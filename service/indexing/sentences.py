@@ -9,13 +9,13 @@ text: when a profile's text changes, lookups use the new key and the old entry a
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from cachetools import LRUCache
 
 # (sentences, float16 vectors (n, dim))
-Entry = tuple[list[str], np.ndarray]
+Entry = tuple[Sequence[str], np.ndarray]
 Key = tuple[int, str, int]  # (profile id, field, text key)
 
 
@@ -45,7 +45,9 @@ class SentenceCache:
     def put_many(self, entries: dict[Key, Entry]) -> None:
         if self.size <= 0:
             return
+        # Stored as tuples of strings and arrays, which the garbage collector stops tracking:
+        # a full collection then never walks the (tens of thousands of) long-lived entries.
+        frozen = {k: (tuple(sents), vecs) for k, (sents, vecs) in entries.items() if k[2]}
         with self._lock:
-            for key, entry in entries.items():
-                if key[2]:
-                    self._lru[key] = entry
+            for key, entry in frozen.items():
+                self._lru[key] = entry

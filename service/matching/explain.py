@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -10,7 +10,7 @@ import numpy as np
 from service.sectors import SECTOR_RELATIONS, SECTORS
 
 SECTOR_NAME = {s.code: s.name for s in SECTORS}
-SentenceData = tuple[list[str], np.ndarray]  # sentences and their (n, dim) vectors
+SentenceData = tuple[Sequence[str], np.ndarray]  # sentences and their (n, dim) vectors
 
 
 class SentenceTable:
