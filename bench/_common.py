@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import statistics
@@ -180,6 +181,24 @@ class Server:
         self.rss_timeline: list[tuple[float, int]] = []
         self._stop = threading.Event()
 
+    def _all_workers_ready(self, deadline: float) -> bool:
+        """Whether every worker answers /readyz 200: each fresh connection may land on any
+        worker, and one still loading its index would otherwise miss the start of a run."""
+        import httpx
+
+        seen: set[int] = set()
+        while len(seen) < self.workers and time.perf_counter() < deadline:
+            with httpx.Client(timeout=5) as fresh:
+                try:
+                    r = fresh.get(self.base + "/readyz")
+                except httpx.TransportError:
+                    r = None
+            if r is not None and r.status_code == 200:
+                seen.add(r.json()["worker"])
+            else:
+                time.sleep(0.1)
+        return len(seen) >= self.workers
+
     def cmd(self) -> list[str]:
         return [str(MATCHMAKER), "serve", "--host", HOST, "--port", str(self.port),
                 "--workers", str(self.workers)]
@@ -203,7 +222,7 @@ class Server:
                                        f"see {self.log_path}")
                 try:
                     r = c.get(self.base + "/readyz")
-                    if r.status_code == 200:
+                    if r.status_code == 200 and self._all_workers_ready(deadline):
                         self.ready_s = time.perf_counter() - t0
                         self.readyz = r.json()
                         return self.ready_s
@@ -243,3 +262,32 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def connection_split(base: str, delay: float) -> list[int]:
+    """Fill (after ``delay`` s, from a timer thread) the returned list with the number of
+    established client connections each server process holds, most first (``ss``).
+
+    Keep-alive connections stay with the worker that accepted them, and which worker accepts
+    is up to the kernel: 8 clients come out as 4/4, 6/2 or even 8/0, and a worker holding 6
+    of them queues while the other idles. Throughput and p50 follow the split, so the bench
+    records it next to every concurrent phase."""
+    out: list[int] = []
+    port = base.rsplit(":", 1)[1]
+
+    def sample() -> None:
+        try:
+            text = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                                  capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return
+        pids: dict[str, int] = {}
+        for line in text.splitlines():
+            for pid in set(re.findall(r"pid=(\d+)", line)):
+                pids[pid] = pids.get(pid, 0) + 1
+        out.extend(sorted(pids.values(), reverse=True))
+
+    t = threading.Timer(delay, sample)
+    t.daemon = True
+    t.start()
+    return out

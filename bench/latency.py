@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import random
-import re
 import resource
 import shutil
 import subprocess
@@ -48,6 +47,7 @@ from _common import (
     ROOT,
     Server,
     abspath,
+    connection_split,
     header,
     log,
     median,
@@ -58,35 +58,6 @@ from _common import (
 )
 
 TARGETS = {"matches_p50_ms": 20.0, "matches_p99_ms": 100.0, "pairings_s": 5.0}
-
-
-def connection_split(base: str, delay: float) -> list[int]:
-    """Fill (after ``delay`` s, from a timer thread) the returned list with the number of
-    established client connections each server process holds, most first (``ss``).
-
-    Keep-alive connections stay with the worker that accepted them, and which worker accepts
-    is up to the kernel: 8 clients come out as 4/4, 6/2 or even 8/0, and a worker holding 6
-    of them queues while the other idles. Throughput and p50 follow the split, so the bench
-    records it next to every concurrent phase."""
-    out: list[int] = []
-    port = base.rsplit(":", 1)[1]
-
-    def sample() -> None:
-        try:
-            text = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-                                  capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            return
-        pids: dict[str, int] = {}
-        for line in text.splitlines():
-            for pid in set(re.findall(r"pid=(\d+)", line)):
-                pids[pid] = pids.get(pid, 0) + 1
-        out.extend(sorted(pids.values(), reverse=True))
-
-    t = threading.Timer(delay, sample)
-    t.daemon = True
-    t.start()
-    return out
 
 
 def load_phase(base: str, ids: list[str], clients: int, duration: float, warmup: float,

@@ -14,7 +14,9 @@ Steps (all on 127.0.0.1):
      clean (--no-copy runs in place; the copy is deleted at the end unless --keep-copy);
   3. start ``matchmaker serve --workers 2`` on that copy with a random MATCHMAKER_ADMIN_KEY and
      MATCHMAKER_RATE_LIMIT_ENABLED=false; wait for /readyz;
-  4. --clients threads (one httpx.Client each, keep-alive, closed loop, no think time) for
+  4. --clients threads (one keep-alive connection each through the standard library's
+     http.client, or httpx with --client httpx; closed loop, no think time; the client's
+     garbage collector paused, so its pauses are not counted as server latency) for
      --duration s; each request is drawn by a seeded weighted choice:
        70% GET  /v1/profiles/{id}/matches?limit=10  admin key; uniform over the initial ids,
                                                     10% of them over ids created in the run
@@ -46,6 +48,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
+import http.client
+import json
 import os
 import random
 import resource
@@ -57,17 +62,22 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
+TRANSPORT_ERRORS = (httpx.HTTPError, OSError, http.client.HTTPException)
+_json_dumps = json.dumps
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     ROOT,
     Server,
     abspath,
+    connection_split,
     header,
     log,
     pct,
@@ -178,6 +188,84 @@ class Stats:
 
 # -- the client loop -------------------------------------------------------------------------
 
+class LeanResponse:
+    def __init__(self, status_code: int, content: bytes, path: str) -> None:
+        self.status_code = status_code
+        self.content = content
+        self.path = path
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.content)
+
+
+class LeanClient:
+    """One keep-alive HTTP/1.1 connection through the standard library's ``http.client``.
+
+    The clients share the server's two CPUs, and httpx spends about a millisecond of CPU per
+    request (69 s of client CPU in a 300 s run), in 32 threads contending for one GIL: time
+    taken from the server and added to every measured latency. This client does the same
+    requests for a fraction of that. A broken connection raises (a transport error, counted
+    as such) and is replaced on the next request.
+    """
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        u = urllib.parse.urlsplit(base_url)
+        self.host, self.port, self.timeout = u.hostname, u.port, timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def __enter__(self) -> LeanClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    def request(self, method: str, path: str, *, params: dict | None = None,
+                json: object = None, headers: dict | None = None,
+                timeout: float | None = None) -> LeanResponse:
+        if params:
+            path += "?" + urllib.parse.urlencode(params)
+        hdrs = dict(headers or {})
+        body = None
+        if json is not None:
+            body = _json_dumps(json).encode()
+            hdrs["Content-Type"] = "application/json"
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            self.conn.timeout = timeout or self.timeout
+            if self.conn.sock is not None:
+                self.conn.sock.settimeout(self.conn.timeout)
+            self.conn.request(method, path, body=body, headers=hdrs)
+            resp = self.conn.getresponse()
+            content = resp.read()
+        except BaseException:
+            self.conn.close()
+            self.conn = None
+            raise
+        if resp.will_close:
+            self.conn.close()
+            self.conn = None
+        return LeanResponse(resp.status, content, path)
+
+    def get(self, path: str, **kw) -> LeanResponse:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw) -> LeanResponse:
+        return self.request("POST", path, **kw)
+
+    def patch(self, path: str, **kw) -> LeanResponse:
+        return self.request("PATCH", path, **kw)
+
+
+def request_path(r: httpx.Response | LeanResponse) -> str:
+    return r.path if isinstance(r, LeanResponse) else r.request.url.raw_path.decode()
+
+
 def pick_id(rng: random.Random, run: Run) -> tuple[str, bool]:
     if run.created and rng.random() < 0.10:
         return rng.choice(run.created).id, True
@@ -185,11 +273,12 @@ def pick_id(rng: random.Random, run: Run) -> tuple[str, bool]:
 
 
 def client(n: int, base: str, admin: str, run: Run, stats: Stats, end: float, grace: float,
-           seed: int, sectors: tuple[str, ...]) -> None:
+           seed: int, sectors: tuple[str, ...], kind: str = "stdlib") -> None:
     rng = random.Random(seed * 1000 + n)
     names = [e for e, _ in MIX]
     weights = [w for _, w in MIX]
-    with httpx.Client(base_url=base, timeout=30) as c:
+    make = LeanClient if kind == "stdlib" else httpx.Client
+    with make(base_url=base, timeout=30) as c:
         while True:
             now = time.perf_counter()
             if now >= end:
@@ -237,11 +326,11 @@ def client(n: int, base: str, admin: str, run: Run, stats: Stats, end: float, gr
                     try:
                         r = c.patch(f"/v1/profiles/{target.id}", json=body,
                                     headers={"X-API-Key": target.key}, timeout=timeout)
-                    except httpx.HTTPError:
+                    except TRANSPORT_ERRORS:
                         target.unsure = True
                         target.lock.release()
                         raise
-            except httpx.HTTPError as exc:
+            except TRANSPORT_ERRORS as exc:
                 stats.add(ep, type(exc).__name__, t, None)
                 if ep == "POST profile":
                     with run.lock:
@@ -256,7 +345,7 @@ def client(n: int, base: str, admin: str, run: Run, stats: Stats, end: float, gr
             if code >= 500 or (new and code != 200) or code in (404, 409, 422):
                 with run.lock:
                     if len(run.unexpected) < 20:
-                        url = r.request.url.raw_path.decode()
+                        url = request_path(r)
                         seg = url.split("?")[0].split("/")
                         rec = next((x for x in run.created
                                     if len(seg) > 3 and seg[3] == x.id), None)
@@ -443,6 +532,9 @@ def main() -> None:
     ap.add_argument("--force", action="store_true", help="run even if the machine stays busy")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra server environment (repeatable)")
+    ap.add_argument("--client", choices=("stdlib", "httpx"), default="stdlib",
+                    help="HTTP client of the load threads: stdlib http.client (lean; default) "
+                    "or httpx (what runs before 2026-11-26 used; about 1 ms of CPU per request)")
     ap.add_argument("--tag", default="", help="suffix of the result file name")
     ap.add_argument("--max-seconds", type=float, default=None,
                     help="hard cap of the whole run (default duration + 1200)")
@@ -495,6 +587,7 @@ def main() -> None:
 
     res: dict = {**info, "command": "python bench/load.py " + " ".join(sys.argv[1:]),
                  "registry": str(src), "workers": a.workers, "clients": a.clients,
+                 "client": a.client,
                  "duration_s": a.duration, "seed": a.seed,
                  "mix_percent": dict(MIX), "targets": TARGETS}
     try:
@@ -523,13 +616,19 @@ def main() -> None:
 
         run = Run(ids, pool, tag=f"{a.seed}{secrets.token_hex(2)}")
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        # The client's own full collections walked its 100k ids and growing latency lists:
+        # pauses of up to 0.12 s that stopped every client thread and were counted as server
+        # latency. The mix makes little garbage and lasts minutes, so pause the collector.
+        gc.freeze()
+        gc.disable()
         log(f"mix: {a.clients} clients for {a.duration:.0f} s")
         t0 = time.perf_counter()
         stats = Stats(t0)
         end = t0 + a.duration
+        split = connection_split(srv.base, min(30.0, a.duration / 2))
         threads = [threading.Thread(target=client, daemon=True,
                                     args=(i, srv.base, admin, run, stats, end, a.grace, a.seed,
-                                          SECTOR_CODES))
+                                          SECTOR_CODES, a.client))
                    for i in range(a.clients)]
         for th in threads:
             th.start()
@@ -546,6 +645,7 @@ def main() -> None:
                     log(f"  {time.perf_counter() - t0:.0f} s: {done} requests, "
                         f"{len(run.created)} created, loadavg {la1:.2f}")
         wall = time.perf_counter() - t0
+        gc.enable()
         alive = sum(th.is_alive() for th in threads)
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         client_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -553,6 +653,7 @@ def main() -> None:
         res["progress_s_requests_loadavg"] = progress
         res["threads_still_running_after_deadline"] = alive
         res["client_cpu_s"] = round(client_cpu, 1)
+        res["connections_per_worker"] = split
         res["loadavg_after_mix"] = [round(x, 2) for x in os.getloadavg()]
         res["server"]["rss_end_mib"] = round(srv.rss_kib() / 1024, 1)
         res["server"]["hwm_mib"] = round(srv.hwm_kib() / 1024, 1)
@@ -611,7 +712,8 @@ def main() -> None:
     print()
     print(f"{a.clients} clients x {res['wall_s']} s, `matchmaker serve --workers {a.workers}`, "
           f"{initial} profiles at start; loadavg start {res['loadavg_start'][0]}, after mix "
-          f"{res['loadavg_after_mix'][0]}; client CPU {res['client_cpu_s']} s")
+          f"{res['loadavg_after_mix'][0]}; client CPU {res['client_cpu_s']} s ({a.client} client); "
+          f"connections per worker {'/'.join(map(str, res['connections_per_worker']))}")
     print()
     print("| endpoint | requests | ok | errors | rps | p50 ms | p90 ms | p99 ms | max ms |")
     print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
