@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 import faiss
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             index=index,
             limiter=RateLimiter(settings),
             metrics=metrics,
+            match_slots=anyio.CapacityLimiter(settings.match_concurrency),
         )
         state.syncer = IndexSyncer(
             index, sessions, settings.sync_interval_s, settings.index_save_interval_s

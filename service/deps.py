@@ -35,6 +35,7 @@ class AppState:
     index: MatchIndex
     limiter: RateLimiter
     metrics: Metrics
+    match_slots: anyio.CapacityLimiter | None = None
     syncer: IndexSyncer | None = None
     exports: ExportRunner | None = None
 

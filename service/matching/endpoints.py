@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 
 from service.auth.service import require_owner_or_staff, require_staff
 from service.deps import EncoderDep, IndexDep, PrincipalDep, SessionDep, StateDep
@@ -38,7 +38,6 @@ async def profile_matches(
     profile_id: str,
     session: SessionDep,
     state: StateDep,
-    index: IndexDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     sector: SectorFilter = None,
@@ -47,10 +46,13 @@ async def profile_matches(
     min_score: MinScore = 0.0,
 ) -> MatchList:
     """Best partners from the other country, best first (owner, officials, admins)."""
+    index = state.index
 
-    # The busiest endpoint: its work runs in one thread-pool call, and the response is then
-    # validated and written on the event loop (a sync handler would cost two pool hops).
+    # The busiest endpoint: its work, index catch-up included, runs in one thread-pool call
+    # among at most `match_concurrency` (first come, first served), and the response is then
+    # validated and written on the event loop.
     def work() -> MatchList:
+        index.catch_up(session)
         profile = service.indexed_subject(session, index, profile_id)
         require_owner_or_staff(principal, profile.id)
         matches = service.matches_for_profile(
@@ -65,7 +67,7 @@ async def profile_matches(
         )
         return MatchList(profile_id=profile.public_id, matches=[_out(m) for m in matches])
 
-    return await run_in_threadpool(work)
+    return await anyio.to_thread.run_sync(work, limiter=state.match_slots)
 
 
 @router.post("/matches/search", response_model=SearchResult)

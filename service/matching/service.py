@@ -576,9 +576,9 @@ def summary(p: Profile | Summary) -> dict:
 
 
 def indexed_subject(session: Session, index: MatchIndex, public_id: str) -> Summary:
-    """The profile whose partners are asked for, from the index's memory (caught up with every
-    committed change by ``IndexDep``); when it is not there, the database tells an unknown id
-    (404) from one not indexed yet (503)."""
+    """The profile whose partners are asked for, from the index's memory (the caller catches
+    it up with every committed change first); when it is not there, the database tells an
+    unknown id (404) from one not indexed yet (503)."""
     from service.errors import Unavailable
     from service.profiles import service as profiles
 

@@ -208,3 +208,24 @@ def test_pairings_each_pair_once_with_per_org_cap(client, market, official):
     assert client.get("/v1/pairings").status_code == 401
     _, owner = create_profile(client)
     assert client.get("/v1/pairings", headers=owner).status_code == 403
+
+
+def test_match_lists_queue_for_the_worker_s_match_slots(settings, encoder, admin):
+    """With one match slot, concurrent requests wait their turn (in arrival order) and each
+    gets the answer it gets alone; none is lost or fails while waiting."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    app = create_app(settings.model_copy(update={"match_concurrency": 1}), encoder=encoder)
+    with TestClient(app) as client:
+        ids = [create_profile(client, **IN_CELLS)[0]["id"]]
+        ids.append(create_profile(client, **KR_CATHODE)[0]["id"])
+        ids.append(create_profile(client, **KR_ONE_SIDED)[0]["id"])
+        assert client.app.state.matchmaker.match_slots.total_tokens == 1
+        alone = {pid: matches(client, pid, admin) for pid in ids}
+        with ThreadPoolExecutor(12) as pool:
+            together = list(pool.map(lambda pid: (pid, matches(client, pid, admin)), ids * 8))
+    assert all(got == alone[pid] for pid, got in together)
