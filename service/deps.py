@@ -35,7 +35,7 @@ class AppState:
     index: MatchIndex
     limiter: RateLimiter
     metrics: Metrics
-    match_slots: anyio.CapacityLimiter | None = None
+    match_slots: anyio.CapacityLimiter  # first come, first served: see match_concurrency
     syncer: IndexSyncer | None = None
     exports: ExportRunner | None = None
 
