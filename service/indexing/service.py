@@ -241,6 +241,7 @@ class MatchIndex:
         # One lock for index mutation and search: FAISS indexes are not safe for concurrent
         # writes and reads, and searches take milliseconds.
         self.lock = threading.RLock()
+        self._applying = threading.Lock()  # held by the one thread applying changes (catch_up)
         # Sentences quoted by explanations, keyed by (profile id, field, text key): an entry
         # for an old version of a text is simply never asked for again (see ``text_keys``).
         self.sentence_cache = SentenceCache(sentence_cache_size)
@@ -326,18 +327,22 @@ class MatchIndex:
         changes = session.connection().execute(CHANGES_AFTER, {"seq": self.last_seq}).all()
         if not changes:
             return 0
-        touched = sorted({c.profile_id for c in changes})
-        applied = 0
-        for start in range(0, len(touched), 2000):
-            chunk = touched[start : start + 2000]
-            rows = self.load_rows(session, chunk)
-            present = {r.id for r in rows}
+        # One thread applies at a time. Under load several requests see the same new changes
+        # at once; each loading and upserting the same rows, they only queued for the lock.
+        with self._applying:
+            changes = [c for c in changes if c.seq > self.last_seq]  # others' work is done
+            if not changes:
+                return 0
+            touched = sorted({c.profile_id for c in changes})
+            for start in range(0, len(touched), 2000):
+                chunk = touched[start : start + 2000]
+                rows = self.load_rows(session, chunk)
+                present = {r.id for r in rows}
+                with self.lock:
+                    self.upsert(rows)
+                    self.remove(i for i in chunk if i not in present)
             with self.lock:
-                self.upsert(rows)
-                self.remove(i for i in chunk if i not in present)
-            applied += len(chunk)
-        with self.lock:
-            self.last_seq = max(self.last_seq, changes[-1].seq)
+                self.last_seq = max(self.last_seq, changes[-1].seq)
         return len(changes)
 
     def rebuild(self, session: Session, progress: bool = False) -> None:

@@ -218,3 +218,56 @@ def test_encoder_threads_setting_changes_parallelism_not_vectors(model_cache, en
     salt = np.random.default_rng().integers(1e9)  # fresh sentences: no cache hits
     texts = [f"Line {n} of run {salt}: wafer bonding and test." for n in range(150)]  # 3 batches
     np.testing.assert_array_equal(one.encode_sentences(texts), encoder.encode_sentences(texts))
+
+
+def test_requests_seeing_the_same_new_changes_apply_them_once(client, encoder):
+    """Under load many requests find the same unapplied changes at once: one applies them, the
+    others wait for it instead of loading and upserting the same rows again."""
+    import threading
+
+    from service.db import transaction
+    from service.profiles.schemas import ProfileCreate
+    from service.profiles.service import register
+
+    state = client.app.state.matchmaker
+    index = state.index
+    with transaction(state.sessions) as s:  # another worker's writes: only the change log knows
+        for country in ("IN", "KR"):
+            register(s, encoder, ProfileCreate(**profile_payload(country=country)))
+
+    arrived = threading.Semaphore(0)
+
+    class Gate:  # index._applying, held shut until both requests have read the changes
+        inner = threading.Lock()
+
+        def __enter__(self) -> None:
+            arrived.release()
+            self.inner.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.release()
+
+    loads: list[list[int]] = []
+    load_rows = index.load_rows
+    index.load_rows = lambda session, ids: loads.append(ids) or load_rows(session, ids)
+    gate = Gate()
+    gate.inner.acquire()
+    index._applying = gate
+    applied: list[int] = []
+
+    def request() -> None:
+        with state.sessions() as s:
+            applied.append(index.catch_up(s))
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        assert arrived.acquire(timeout=30) and arrived.acquire(timeout=30)
+    finally:
+        gate.inner.release()
+        for t in threads:
+            t.join(timeout=30)
+    assert sorted(applied) == [0, 2]
+    assert len(loads) == 1
+    assert index_state(client) == db_state(client)
