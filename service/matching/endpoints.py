@@ -6,7 +6,14 @@ import anyio
 from fastapi import APIRouter, Query
 
 from service.auth.service import require_owner_or_staff, require_staff
-from service.deps import EncoderDep, IndexDep, PrincipalDep, SessionDep, StateDep
+from service.deps import (
+    EncoderDep,
+    IndexDep,
+    PrincipalDep,
+    SessionDep,
+    StateDep,
+    finish_here,
+)
 from service.errors import ERROR_RESPONSES
 from service.matching import service
 from service.matching.schemas import (
@@ -48,9 +55,9 @@ async def profile_matches(
     """Best partners from the other country, best first (owner, officials, admins)."""
     index = state.index
 
-    # The busiest endpoint: its work, index catch-up included, runs in one thread-pool call
-    # among at most `match_concurrency` (first come, first served), and the response is then
-    # validated and written on the event loop.
+    # The busiest endpoint: its work, from index catch-up to the end of the transaction, runs
+    # in one thread-pool call among at most `match_concurrency` (first come, first served),
+    # and the response is then validated and written on the event loop.
     def work() -> MatchList:
         index.catch_up(session)
         profile = service.indexed_subject(session, index, profile_id)
@@ -65,7 +72,9 @@ async def profile_matches(
             min_score=min_score,
             filters=service.Filters(sector, org_type, partnership_type),
         )
-        return MatchList(profile_id=profile.public_id, matches=[_out(m) for m in matches])
+        out = MatchList(profile_id=profile.public_id, matches=[_out(m) for m in matches])
+        finish_here(session, state)
+        return out
 
     return await anyio.to_thread.run_sync(work, limiter=state.match_slots)
 
