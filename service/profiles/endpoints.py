@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from service.auth.service import Principal, require_owner_or_admin, require_staff
-from service.deps import EncoderDep, PrincipalDep, SessionDep, StateDep
+from service.deps import EncoderDep, PrincipalDep, SessionDep, StateDep, finish_here
 from service.errors import ERROR_RESPONSES, MatchmakerError
 from service.profiles import service
 from service.profiles.schemas import (
@@ -77,6 +77,7 @@ def bulk_create(
 @router.get("/profiles", response_model=ProfileList)
 def list_profiles(
     session: SessionDep,
+    state: StateDep,
     principal: PrincipalDep,
     country: Country | None = None,
     sector: SectorFilter = None,
@@ -85,7 +86,7 @@ def list_profiles(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(pattern=service.CURSOR_PATTERN)] = None,
 ) -> ProfileList:
-    return service.list_profiles(
+    out = service.list_profiles(
         session,
         principal,
         country=country,
@@ -95,11 +96,17 @@ def list_profiles(
         limit=limit,
         cursor=cursor,
     )
+    finish_here(session, state)
+    return out
 
 
 @router.get("/profiles/{profile_id}", response_model=ProfileOut)
-def get_profile(profile_id: str, session: SessionDep, principal: PrincipalDep) -> ProfileOut:
-    return service.to_out(service.get(session, profile_id), principal)
+def get_profile(
+    profile_id: str, session: SessionDep, state: StateDep, principal: PrincipalDep
+) -> ProfileOut:
+    out = service.to_out(service.get(session, profile_id), principal)
+    finish_here(session, state)
+    return out
 
 
 @router.patch("/profiles/{profile_id}", response_model=ProfileOut)
