@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
+import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ import numpy as np
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from embeddings.index import IndexLoadError, VectorIndex
+from embeddings.index import IndexLoadError, VectorIndex, manifest_path
 from service.indexing.sentences import SentenceCache
 from service.profiles.models import Profile, ProfileChange, ProfileEmbedding
 from service.vocab import COUNTRIES, ORG_TYPES, partnership_mask
@@ -384,24 +386,53 @@ class MatchIndex:
     def _path(self, country: str) -> Path:
         return self.directory / f"profiles-{country}.faiss"
 
-    def save(self) -> None:
-        """Copy under the lock, serialise and write outside it, so searches wait only for a
-        memory copy."""
+    def save(self, *, unless_saved_within: float | None = None) -> bool:
+        """Write the index if it changed since this worker last saved it; returns whether it did.
+
+        Copies under the lock (searches wait only for a memory copy), then writes the files
+        outside it in a thread of lowered CPU priority, so requests keep the cores.
+
+        ``unless_saved_within`` makes it a periodic save by one worker among several: skipped
+        while another worker is writing, or when one wrote less than that many seconds ago. The
+        workers hold the same index, so one fresh copy serves all; the change log covers the
+        rest at the next start.
+        """
         with self.lock:
             if self.saved_seq == self.last_seq:
-                return
-            seq = self.last_seq
-            snaps = {
-                c: ix.snapshot({"model": self.model, "last_seq": seq})
-                for c, ix in self.indexes.items()
-            }
+                return False
         self.directory.mkdir(parents=True, exist_ok=True)
         # Workers share the directory: one writer at a time, so files and manifests pair up.
         with open(self.directory / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            for country, (data, meta) in snaps.items():
-                VectorIndex.write_snapshot(self._path(country), data, meta)
+            if unless_saved_within is None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            else:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return False
+                if self._seconds_since_saved() < unless_saved_within:
+                    return False
+            with self.lock:
+                seq = self.last_seq
+                snaps = {
+                    c: ix.snapshot({"model": self.model, "last_seq": seq})
+                    for c, ix in self.indexes.items()
+                }
+            run_at_low_priority(
+                lambda: [
+                    VectorIndex.write_snapshot(self._path(c), data, meta)
+                    for c, (data, meta) in snaps.items()
+                ]
+            )
         self.saved_seq = seq
+        return True
+
+    def _seconds_since_saved(self) -> float:
+        try:  # the manifest of the last country is the last file a save writes
+            written = manifest_path(self._path(COUNTRIES[-1])).stat().st_mtime
+        except FileNotFoundError:
+            return float("inf")
+        return time.time() - written
 
     def load_or_rebuild(self, session: Session) -> str:
         """Load the saved index and catch up, or rebuild. Returns what happened."""
@@ -472,6 +503,33 @@ class MatchIndex:
         return db == self.count()
 
 
+def run_at_low_priority(fn: Callable[[], object], nice: int = 10) -> None:
+    """Run ``fn`` in a thread of its own whose nice value is raised by ``nice``, and wait.
+
+    Linux gives each thread its own nice value: background file writing and checksumming then
+    yield the CPU to request threads instead of taking turns with them.
+    """
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        if sys.platform == "linux":  # elsewhere the id would name the whole process
+            tid = threading.get_native_id()
+            try:
+                os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+            except OSError:
+                log.debug("could not lower the priority of the index writer", exc_info=True)
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=target, name="low-priority")
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+
+
 class IndexSyncer:
     """Background thread of one worker: polls the change log and saves the index now and then."""
 
@@ -499,7 +557,7 @@ class IndexSyncer:
                 with self.factory() as session:
                     self.index.catch_up(session)
                 if time.monotonic() - last_save > self.save_every:
-                    self.index.save()
+                    self.index.save(unless_saved_within=self.save_every / 2)
                     last_save = time.monotonic()
             except Exception:  # noqa: BLE001 - the database may be briefly down; keep polling
                 log.warning("index sync failed; will retry", exc_info=True)

@@ -271,3 +271,44 @@ def test_requests_seeing_the_same_new_changes_apply_them_once(client, encoder):
     assert sorted(applied) == [0, 2]
     assert len(loads) == 1
     assert index_state(client) == db_state(client)
+
+
+def test_periodic_save_is_left_to_a_worker_writing_or_just_done(client):
+    """Workers hold the same index: a periodic save skips while another writes it, or when a
+    copy is fresh; the shutdown save always writes."""
+    import fcntl
+
+    index = client.app.state.matchmaker.index
+    create_profile(client)  # a change since the last save
+    index.directory.mkdir(parents=True, exist_ok=True)
+    with open(index.directory / ".lock", "a") as other_worker:
+        fcntl.flock(other_worker, fcntl.LOCK_EX)
+        assert index.save(unless_saved_within=60) is False
+    assert index.save(unless_saved_within=60) is True
+    create_profile(client, country="KR")
+    assert index.save(unless_saved_within=60) is False  # a copy under a minute old serves
+    assert index.save(unless_saved_within=0) is True
+    assert index.save() is False  # nothing changed since
+    create_profile(client, country="KR")
+    assert index.save() is True
+
+
+def test_low_priority_work_runs_niced_in_its_own_thread_and_reports_failure():
+    import os
+    import threading
+
+    import pytest
+
+    from service.indexing.service import run_at_low_priority
+
+    seen: list[tuple[int, int]] = []
+    run_at_low_priority(
+        lambda: seen.append(
+            (threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        ),
+        nice=5,
+    )
+    assert seen[0][0] != threading.get_native_id()
+    assert seen[0][1] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 5)
+    with pytest.raises(ZeroDivisionError):
+        run_at_low_priority(lambda: 1 / 0)
