@@ -634,6 +634,7 @@ def main() -> None:
             th.start()
         progress_at = t0 + 30
         progress: list[tuple[int, int, float]] = []  # (s, requests so far, 1-min loadavg)
+        splits: list[list[int]] = []  # connections per worker every 30 s (they reconnect)
         for th in threads:
             while th.is_alive() and time.perf_counter() < end + a.grace + 5:
                 th.join(1.0)
@@ -642,8 +643,11 @@ def main() -> None:
                     done = sum(sum(s.values()) for s in stats.status.values())
                     la1 = os.getloadavg()[0]
                     progress.append((round(time.perf_counter() - t0), done, round(la1, 2)))
+                    last = "/".join(map(str, splits[-1])) if splits else "-"
+                    splits.append(connection_split(srv.base, 0.0))
                     log(f"  {time.perf_counter() - t0:.0f} s: {done} requests, "
-                        f"{len(run.created)} created, loadavg {la1:.2f}")
+                        f"{len(run.created)} created, loadavg {la1:.2f}, "
+                        f"connections per worker 30 s ago {last}")
         wall = time.perf_counter() - t0
         gc.enable()
         alive = sum(th.is_alive() for th in threads)
@@ -654,6 +658,7 @@ def main() -> None:
         res["threads_still_running_after_deadline"] = alive
         res["client_cpu_s"] = round(client_cpu, 1)
         res["connections_per_worker"] = split
+        res["connections_per_worker_every_30s"] = [list(x) for x in splits]
         res["loadavg_after_mix"] = [round(x, 2) for x in os.getloadavg()]
         res["server"]["rss_end_mib"] = round(srv.rss_kib() / 1024, 1)
         res["server"]["hwm_mib"] = round(srv.hwm_kib() / 1024, 1)
@@ -713,7 +718,9 @@ def main() -> None:
     print(f"{a.clients} clients x {res['wall_s']} s, `matchmaker serve --workers {a.workers}`, "
           f"{initial} profiles at start; loadavg start {res['loadavg_start'][0]}, after mix "
           f"{res['loadavg_after_mix'][0]}; client CPU {res['client_cpu_s']} s ({a.client} client); "
-          f"connections per worker {'/'.join(map(str, res['connections_per_worker']))}")
+          f"connections per worker {'/'.join(map(str, res['connections_per_worker']))}; "
+          "every 30 s: " + " ".join("/".join(map(str, x)) or "-"
+                                    for x in res["connections_per_worker_every_30s"]))
     print()
     print("| endpoint | requests | ok | errors | rps | p50 ms | p90 ms | p99 ms | max ms |")
     print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
