@@ -634,7 +634,7 @@ def main() -> None:
             th.start()
         progress_at = t0 + 30
         progress: list[tuple[int, int, float]] = []  # (s, requests so far, 1-min loadavg)
-        splits: list[list[int]] = []  # connections per worker every 30 s (they reconnect)
+        splits: list[list[int]] = []  # connections per worker every 30 s
         for th in threads:
             while th.is_alive() and time.perf_counter() < end + a.grace + 5:
                 th.join(1.0)

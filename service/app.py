@@ -22,7 +22,6 @@ from embeddings.encoder import Encoder
 from service.config import Settings
 from service.core.middleware import (
     BodyLimitMiddleware,
-    KeepAliveLimitMiddleware,
     Metrics,
     MetricsMiddleware,
     SecurityHeadersMiddleware,
@@ -141,7 +140,6 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         path_limits={"/v1/profiles/bulk": BULK_BODY_LIMIT},
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(KeepAliveLimitMiddleware, max_requests=settings.keepalive_max_requests)
     return app
 
 

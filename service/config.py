@@ -118,13 +118,6 @@ class Settings(BaseSettings):
     weights: MatchWeights = Field(default_factory=MatchWeights)
 
     max_body_bytes: int = Field(64 * 1024, description="Larger request bodies get 413.")
-    keepalive_max_requests: int = Field(
-        100,
-        ge=0,
-        description="Requests served on one keep-alive connection before the response asks the "
-        "client to reconnect (Connection: close), so connections spread evenly over the "
-        "workers; 0 keeps connections open for good.",
-    )
     rate_limit_enabled: bool = Field(True, description="Rate-limit registrations and writes.")
     rate_limit_registrations_per_minute: int = Field(
         20, ge=1, description="Registrations per client address per minute."

@@ -29,14 +29,7 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(
-        self,
-        data_dir: Path,
-        database_url: str,
-        model_cache: Path,
-        workers: int = 1,
-        env: dict[str, str] | None = None,
-    ):
+    def __init__(self, data_dir: Path, database_url: str, model_cache: Path, workers: int = 1):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -51,7 +44,7 @@ class Server:
             "MATCHMAKER_LOG_LEVEL": "WARNING",
             "MATCHMAKER_INDEX_SAVE_INTERVAL_S": "0.3",
             "MATCHMAKER_EXPORT_STALE_AFTER_S": "3",
-        } | (env or {})
+        }
         self.workers = workers
         self.proc: subprocess.Popen | None = None
 
@@ -92,8 +85,8 @@ class Server:
 def server_factory(tmp_path, database_url, settings, model_cache):
     servers: list[Server] = []
 
-    def make(workers: int = 1, env: dict[str, str] | None = None) -> Server:
-        s = Server(tmp_path / "srv", database_url, model_cache, workers, env)
+    def make(workers: int = 1) -> Server:
+        s = Server(tmp_path / "srv", database_url, model_cache, workers)
         servers.append(s)
         return s
 
@@ -146,27 +139,6 @@ def test_two_workers_see_each_others_writes_within_a_second(server_factory):
             counts.add((ready["worker"], ready["profiles"]["IN"], ready["profiles"]["KR"]))
     assert {(ins, krs) for _, ins, krs in counts} == {(1, 1)}
     assert second["id"]
-
-
-def test_a_keep_alive_connection_is_closed_after_its_request_quota(server_factory):
-    """Clients reconnect now and then, so connections spread over the workers."""
-    import http.client
-
-    srv = server_factory(env={"MATCHMAKER_KEEPALIVE_MAX_REQUESTS": "3"}).start()
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-    seen = []
-    for _ in range(7):
-        conn.request("GET", "/healthz")  # on a new connection after a close
-        port = conn.sock.getsockname()[1]
-        r = conn.getresponse()
-        assert r.status == 200 and r.read()
-        seen.append((port, r.getheader("connection")))
-    conn.close()
-    closes = [i for i, (_, header) in enumerate(seen) if header == "close"]
-    assert closes == [2, 5]
-    ports = [port for port, _ in seen]
-    assert len(set(ports[:3])) == 1 and len(set(ports[3:6])) == 1 and ports[3] != ports[0]
-    assert ports[6] != ports[3]
 
 
 def test_sigkill_loses_no_acknowledged_profile(server_factory):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-from cachetools import LRUCache
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -88,45 +87,6 @@ SECURITY_HEADERS = [
 ]
 # The interactive docs page needs scripts; everything else is JSON or a file download.
 STRICT_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-
-
-class KeepAliveLimitMiddleware:
-    """After ``max_requests`` requests on one connection, answer with ``Connection: close``, so
-    the client reconnects (what nginx's ``keepalive_requests`` and Apache's
-    ``MaxKeepAliveRequests`` do).
-
-    Workers share one listening socket, and a keep-alive connection stays with the worker that
-    accepted it: 32 load-test clients connecting at once split 21/11 in one run, and the busier
-    worker set the match p99. Reconnecting now and then re-deals the connections, and the
-    accept is usually won by the less busy worker, whose event loop gets to it first.
-    """
-
-    def __init__(self, app: ASGIApp, max_requests: int) -> None:
-        self.app = app
-        self.max_requests = max_requests
-        # Requests so far per client address (host, port): one TCP connection. Bounded, since
-        # connections the client closes leave their count behind.
-        self.counts: LRUCache[tuple, int] = LRUCache(maxsize=65536)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = scope.get("client")
-        if scope["type"] != "http" or not client or self.max_requests <= 0:
-            await self.app(scope, receive, send)
-            return
-        key = tuple(client)
-        served = self.counts.get(key, 0) + 1
-        if served < self.max_requests:
-            self.counts[key] = served
-            await self.app(scope, receive, send)
-            return
-        self.counts.pop(key, None)
-
-        async def closing_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
-            await send(message)
-
-        await self.app(scope, receive, closing_send)
 
 
 class SecurityHeadersMiddleware:
