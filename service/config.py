@@ -91,8 +91,9 @@ class Settings(BaseSettings):
     index_save_interval_s: float = Field(
         300.0,
         gt=0,
-        description="Seconds between background saves of the FAISS index (only when it changed). "
-        "Changes after the last save are replayed from the change log at start.",
+        description="Seconds between background saves of the FAISS index (only when it changed; "
+        "one worker writes, at lowered CPU priority, the others skip a fresh copy). Changes "
+        "after the last save are replayed from the change log at start.",
     )
     search_threads: int = Field(
         1,
