@@ -58,7 +58,9 @@ def _index(s: Settings, sessions, rebuild: bool = False):  # noqa: ANN001, ANN20
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help=(
+        "Worker processes. With more than one, this process accepts and hands each "
+        "connection to the worker holding the fewest."))] = 1,
 ) -> None:
     """Apply migrations, then serve the API (never seeds)."""
     import uvicorn
@@ -70,14 +72,14 @@ def serve(
     if workers > 1 and s.encoder_threads is None:
         # Workers inherit the environment: each gets its share of the CPUs for encoding.
         os.environ["MATCHMAKER_ENCODER_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
-    uvicorn.run(
-        "service.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=s.log_level.lower(),
-        proxy_headers=False,
-    )
+    options = dict(host=host, port=port, log_level=s.log_level.lower(), proxy_headers=False)
+    if workers == 1:
+        uvicorn.run("service.main:app", **options)
+        return
+    # uvicorn's own --workers lets the kernel deal keep-alive connections unevenly.
+    from service.core.workers import serve_balanced
+
+    serve_balanced(uvicorn.Config("service.main:app", workers=workers, **options), workers)
 
 
 @db_app.command("upgrade")

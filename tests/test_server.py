@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -46,16 +47,18 @@ class Server:
             "MATCHMAKER_EXPORT_STALE_AFTER_S": "3",
         }
         self.workers = workers
+        self.log = data_dir / "server.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Server:
-        self.proc = subprocess.Popen(
-            [str(BIN), "serve", "--port", str(self.port), "--workers", str(self.workers)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with self.log.open("ab") as log:  # for the reader of a failure
+            self.proc = subprocess.Popen(
+                [str(BIN), "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -139,6 +142,67 @@ def test_two_workers_see_each_others_writes_within_a_second(server_factory):
             counts.add((ready["worker"], ready["profiles"]["IN"], ready["profiles"]["KR"]))
     assert {(ins, krs) for _, ins, krs in counts} == {(1, 1)}
     assert second["id"]
+
+
+def _worker_of(c: httpx.Client, url: str) -> int:
+    return c.get(url + "/readyz").json()["worker"]
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for whatever adopted it to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_connections_go_to_the_worker_holding_fewest_and_dead_workers_are_replaced(
+    server_factory,
+):
+    srv = server_factory(workers=2).start()
+    deadline = time.monotonic() + 120
+    seen: set[int] = set()
+    while len(seen) < 2 and time.monotonic() < deadline:  # both workers are up
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            seen.add(_worker_of(c, srv.url))
+    held: list[tuple[httpx.Client, int]] = []
+    try:
+        # Keep-alive connections stay with one worker: each new one goes where fewest are.
+        for n in range(1, 11):
+            c = httpx.Client(base_url=srv.url, timeout=30)
+            held.append((c, _worker_of(c, srv.url)))
+            counts = sorted(Counter(w for _, w in held).values())
+            assert counts[-1] - (counts[0] if len(counts) == 2 else 0) <= 1, (n, counts)
+        a, b = sorted({w for _, w in held})
+        for c, _ in [x for x in held if x[1] == a]:
+            c.close()
+        held = [x for x in held if x[1] != a]
+        # Worker a now holds none: the next five connections all go to it.
+        for _ in range(5):
+            c = httpx.Client(base_url=srv.url, timeout=30)
+            held.append((c, _worker_of(c, srv.url)))
+            assert held[-1][1] == a
+        # A worker killed outright is replaced, and the service answers throughout.
+        os.kill(b, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        workers: set[int] = set()
+        while len(workers - {b}) < 2 and time.monotonic() < deadline:
+            with httpx.Client(base_url=srv.url, timeout=30) as c:
+                assert c.get("/readyz").status_code == 200
+                workers.add(_worker_of(c, srv.url))
+            time.sleep(0.2)
+        assert len(workers - {b}) == 2, workers
+    finally:
+        for c, _ in held:
+            c.close()
+    # The parent killed outright: its workers notice and stop, rather than linger unreachable.
+    assert srv.proc is not None
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    srv.proc.wait()
+    deadline = time.monotonic() + 60
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers)
 
 
 def test_sigkill_loses_no_acknowledged_profile(server_factory):
