@@ -268,10 +268,11 @@ def connection_split(base: str, delay: float) -> list[int]:
     """Fill (after ``delay`` s, from a timer thread) the returned list with the number of
     established client connections each server process holds, most first (``ss``).
 
-    Keep-alive connections stay with the worker that accepted them, and which worker accepts
-    is up to the kernel: 8 clients come out as 4/4, 6/2 or even 8/0, and a worker holding 6
-    of them queues while the other idles. Throughput and p50 follow the split, so the bench
-    records it next to every concurrent phase."""
+    Keep-alive connections stay with the worker that took them. With uvicorn's own workers
+    the kernel chose: 8 clients came out as 4/4, 6/2 or even 8/0, and a worker holding 6 of
+    them queued while the other idled. Since 3e3830b the serve process hands each connection
+    to the worker holding the fewest, so the split should be even; the bench still records it
+    next to every concurrent phase, as throughput and p50 follow it."""
     out: list[int] = []
     port = base.rsplit(":", 1)[1]
 

@@ -28,7 +28,6 @@ import socket
 import sys
 import time
 from collections import deque
-from multiprocessing.sharedctypes import SynchronizedArray
 from typing import Any
 
 import uvicorn
@@ -39,13 +38,15 @@ _spawn = multiprocessing.get_context("spawn")
 _READY = b"R"
 _TAKEN = b"t"
 _MAX_FDS_PER_MESSAGE = 64
+# A shared ctypes int64 array, one slot per worker: connections that worker has closed.
+ClosedCounts = Any
 
 
 class _HandoffServer(uvicorn.Server):
     """A uvicorn server with no listening socket: connections arrive over ``channel``."""
 
     def __init__(self, config: uvicorn.Config, slot: int, channel: socket.socket,
-                 closed: Any) -> None:
+                 closed: ClosedCounts) -> None:
         super().__init__(config)
         self.slot = slot
         self.channel = channel
@@ -90,9 +91,15 @@ class _HandoffServer(uvicorn.Server):
             sock = socket.socket(fileno=fd)
             sock.setblocking(False)
             task = loop.create_task(loop.connect_accepted_socket(create_protocol, sock))
-            task.add_done_callback(_log_handoff_failure)
+            task.add_done_callback(self._handoff_done)
         with contextlib.suppress(OSError):  # the parent may let go of its copies now
             self.channel.send(_TAKEN * len(fds))
+
+    def _handoff_done(self, task: asyncio.Task) -> None:
+        if task.cancelled() or task.exception() is not None:
+            self.closed[self.slot] += 1  # it never opened, so connection_lost will not count it
+            logger.warning("a handed-over connection could not be set up: %r",
+                           None if task.cancelled() else task.exception())
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         with contextlib.suppress(Exception):
@@ -100,19 +107,15 @@ class _HandoffServer(uvicorn.Server):
         await super().shutdown(sockets=None)
 
 
-def _log_handoff_failure(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.warning("a handed-over connection could not be set up: %s", task.exception())
-
-
-def _worker_main(config: uvicorn.Config, slot: int, channel: socket.socket, closed: Any) -> None:
+def _worker_main(config: uvicorn.Config, slot: int, channel: socket.socket,
+                 closed: ClosedCounts) -> None:
     config.configure_logging()
     with contextlib.suppress(KeyboardInterrupt):
         _HandoffServer(config, slot, channel, closed).run()
 
 
 class _Worker:
-    def __init__(self, config: uvicorn.Config, slot: int, closed: SynchronizedArray) -> None:
+    def __init__(self, config: uvicorn.Config, slot: int, closed: ClosedCounts) -> None:
         self.slot = slot
         self.channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.channel.setblocking(False)  # a stalled worker must not stall the accept loop
@@ -127,7 +130,7 @@ class _Worker:
         self.process.start()
         child_end.close()
 
-    def open_connections(self, closed: SynchronizedArray) -> int:
+    def open_connections(self, closed: ClosedCounts) -> int:
         return self.handed - closed[self.slot]
 
 
