@@ -205,6 +205,23 @@ def test_connections_go_to_the_worker_holding_fewest_and_dead_workers_are_replac
     assert not any(_alive(w) for w in workers)
 
 
+def test_workers_that_cannot_start_stop_the_server_with_an_error(server_factory):
+    srv = server_factory(workers=2)
+    srv.env["MATCHMAKER_MODEL_PATH"] = str(srv.log.parent / "no-such-model")
+    with srv.log.open("ab") as log:
+        proc = subprocess.Popen(
+            [str(BIN), "serve", "--port", str(srv.port), "--workers", "2"],
+            env=srv.env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+    srv.proc = proc
+    # Not restarted in a loop: the same failure would recur on every restart.
+    assert proc.wait(timeout=120) != 0
+    assert "no-such-model" in srv.log.read_text()
+
+
 def test_sigkill_loses_no_acknowledged_profile(server_factory):
     acked: list[str] = []
     srv = server_factory()
