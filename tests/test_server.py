@@ -50,7 +50,8 @@ class Server:
         self.log = data_dir / "server.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> Server:
+    def launch(self) -> subprocess.Popen:
+        """Start ``matchmaker serve`` without waiting for it (its stderr goes to ``log``)."""
         with self.log.open("ab") as log:  # for the reader of a failure
             self.proc = subprocess.Popen(
                 [str(BIN), "serve", "--port", str(self.port), "--workers", str(self.workers)],
@@ -59,6 +60,10 @@ class Server:
                 stderr=log,
                 start_new_session=True,
             )
+        return self.proc
+
+    def start(self) -> Server:
+        self.launch()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -208,15 +213,7 @@ def test_connections_go_to_the_worker_holding_fewest_and_dead_workers_are_replac
 def test_workers_that_cannot_start_stop_the_server_with_an_error(server_factory):
     srv = server_factory(workers=2)
     srv.env["MATCHMAKER_MODEL_PATH"] = str(srv.log.parent / "no-such-model")
-    with srv.log.open("ab") as log:
-        proc = subprocess.Popen(
-            [str(BIN), "serve", "--port", str(srv.port), "--workers", "2"],
-            env=srv.env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-    srv.proc = proc
+    proc = srv.launch()
     # Not restarted in a loop: the same failure would recur on every restart.
     assert proc.wait(timeout=120) != 0
     assert "no-such-model" in srv.log.read_text()

@@ -120,6 +120,7 @@ class _Worker:
         self.channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.channel.setblocking(False)  # a stalled worker must not stall the accept loop
         closed[slot] = 0
+        self.closed = closed
         self.handed = 0
         self.ready = False
         # Handed over but not yet confirmed taken, oldest first: if the worker dies before it
@@ -130,8 +131,8 @@ class _Worker:
         self.process.start()
         child_end.close()
 
-    def open_connections(self, closed: ClosedCounts) -> int:
-        return self.handed - closed[self.slot]
+    def open_connections(self) -> int:
+        return self.handed - self.closed[self.slot]
 
 
 class Supervisor:
@@ -199,7 +200,7 @@ class Supervisor:
         # is_alive() (a waitpid) skips a worker that died since the last select.
         ready = [w for w in self.workers if w.ready and w.process.is_alive()]
         # Ties go round-robin, so one-request connections are shared out too.
-        ready.sort(key=lambda w: (w.open_connections(self.closed), (w.slot - self.turn) % self.n))
+        ready.sort(key=lambda w: (w.open_connections(), (w.slot - self.turn) % self.n))
         for w in ready:
             try:
                 socket.send_fds(w.channel, [b"c"], [conn.fileno()])

@@ -418,12 +418,12 @@ class MatchIndex:
                     c: ix.snapshot({"model": self.model, "last_seq": seq})
                     for c, ix in self.indexes.items()
                 }
-            run_at_low_priority(
-                lambda: [
-                    VectorIndex.write_snapshot(self._path(c), data, meta)
-                    for c, (data, meta) in snaps.items()
-                ]
-            )
+
+            def write() -> None:
+                for country, (data, meta) in snaps.items():
+                    VectorIndex.write_snapshot(self._path(country), data, meta)
+
+            run_at_low_priority(write)
         self.saved_seq = seq
         return True
 
