@@ -220,6 +220,29 @@ def test_encoder_threads_setting_changes_parallelism_not_vectors(model_cache, en
     np.testing.assert_array_equal(one.encode_sentences(texts), encoder.encode_sentences(texts))
 
 
+def test_a_sentence_vector_does_not_depend_on_what_it_is_encoded_with(encoder):
+    """Sentences are batched only with others of the same token count, never padded: a
+    sentence encodes to the same vector alone as beside longer and shorter ones. (Padded, the
+    int8 model's activation scales, set per batch, depended on the batch: a short sentence
+    padded to a long one's length moved to cosine 0.991 of itself alone.) The vectors still
+    agree with the fp32 sentence-transformers reference."""
+    from embeddings.encoder import _TorchBackend
+    from service.config import Settings
+
+    salt = np.random.default_rng().integers(1e9)  # fresh sentences: no cache hits
+    short = f"Wafer bonding {salt}."
+    others = [
+        f"Run {salt}: we seek a partner for 300 mm wafer fabrication, packaging and test in Pune.",
+        f"Grid {salt} batteries.",
+    ]
+    alone = encoder.encode_sentences([short])
+    together = encoder.encode_sentences([*others, short + " "])  # same tokens, not cached
+    np.testing.assert_array_equal(together[2], alone[0])
+
+    reference = _TorchBackend(Settings().resolved_model_path()).encode([*others, short], 8)
+    assert (np.sum(reference * np.vstack([together[:2], alone]), axis=1) > 0.98).all()
+
+
 def test_requests_seeing_the_same_new_changes_apply_them_once(client, encoder):
     """Under load many requests find the same unapplied changes at once: one applies them, the
     others wait for it instead of loading and upserting the same rows again."""
