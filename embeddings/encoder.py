@@ -160,9 +160,7 @@ class _OnnxBackend:
         carries padding: the network's cost is per token, and padding a profile's sentences
         (20 tokens on average, up to 48) to the longest cost a quarter of its encoding time
         (``bench/encode.py``). A sentence's vector then no longer depends on its batch."""
-        tokens = self.tokenizer(sentences, truncation=True, max_length=self.max_tokens)[
-            "input_ids"
-        ]
+        tokens = self.tokenizer(sentences, truncation=True, max_length=self.max_tokens)["input_ids"]
         by_length: dict[int, list[int]] = {}
         for i, ids in enumerate(tokens):
             by_length.setdefault(len(ids), []).append(i)

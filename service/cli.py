@@ -58,9 +58,16 @@ def _index(s: Settings, sessions, rebuild: bool = False):  # noqa: ANN001, ANN20
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help=(
-        "Worker processes. With more than one, this process accepts and hands each "
-        "connection to the worker holding the fewest."))] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help=(
+                "Worker processes. With more than one, this process accepts and hands each "
+                "connection to the worker holding the fewest."
+            ),
+        ),
+    ] = 1,
 ) -> None:
     """Apply migrations, then serve the API (never seeds)."""
     import uvicorn

@@ -45,8 +45,9 @@ ClosedCounts = Any
 class _HandoffServer(uvicorn.Server):
     """A uvicorn server with no listening socket: connections arrive over ``channel``."""
 
-    def __init__(self, config: uvicorn.Config, slot: int, channel: socket.socket,
-                 closed: ClosedCounts) -> None:
+    def __init__(
+        self, config: uvicorn.Config, slot: int, channel: socket.socket, closed: ClosedCounts
+    ) -> None:
         super().__init__(config)
         self.slot = slot
         self.channel = channel
@@ -70,15 +71,20 @@ class _HandoffServer(uvicorn.Server):
                 closed[slot] += 1
 
         def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
-            return Counted(config=self.config, server_state=self.server_state,
-                           app_state=self.lifespan.state, _loop=_loop)
+            return Counted(
+                config=self.config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=_loop,
+            )
 
         return create_protocol
 
     def _receive(self, loop: asyncio.AbstractEventLoop, create_protocol) -> None:  # noqa: ANN001
         try:
-            msg, fds, _, _ = socket.recv_fds(self.channel, _MAX_FDS_PER_MESSAGE,
-                                             _MAX_FDS_PER_MESSAGE)
+            msg, fds, _, _ = socket.recv_fds(
+                self.channel, _MAX_FDS_PER_MESSAGE, _MAX_FDS_PER_MESSAGE
+            )
         except BlockingIOError:
             return
         except OSError:
@@ -98,8 +104,10 @@ class _HandoffServer(uvicorn.Server):
     def _handoff_done(self, task: asyncio.Task) -> None:
         if task.cancelled() or task.exception() is not None:
             self.closed[self.slot] += 1  # it never opened, so connection_lost will not count it
-            logger.warning("a handed-over connection could not be set up: %r",
-                           None if task.cancelled() else task.exception())
+            logger.warning(
+                "a handed-over connection could not be set up: %r",
+                None if task.cancelled() else task.exception(),
+            )
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         with contextlib.suppress(Exception):
@@ -107,8 +115,9 @@ class _HandoffServer(uvicorn.Server):
         await super().shutdown(sockets=None)
 
 
-def _worker_main(config: uvicorn.Config, slot: int, channel: socket.socket,
-                 closed: ClosedCounts) -> None:
+def _worker_main(
+    config: uvicorn.Config, slot: int, channel: socket.socket, closed: ClosedCounts
+) -> None:
     config.configure_logging()
     with contextlib.suppress(KeyboardInterrupt):
         _HandoffServer(config, slot, channel, closed).run()
@@ -126,8 +135,11 @@ class _Worker:
         # Handed over but not yet confirmed taken, oldest first: if the worker dies before it
         # takes them, they go to another worker instead of being reset with it.
         self.in_flight: deque[socket.socket] = deque()
-        self.process = _spawn.Process(target=_worker_main, args=(config, slot, child_end, closed),
-                                      name=f"matchmaker-worker-{slot}")
+        self.process = _spawn.Process(
+            target=_worker_main,
+            args=(config, slot, child_end, closed),
+            name=f"matchmaker-worker-{slot}",
+        )
         self.process.start()
         child_end.close()
 
@@ -158,8 +170,11 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         listening = False
-        logger.info("Started parent process [%d]: %d workers, least-connections hand-off",
-                    os.getpid(), self.n)
+        logger.info(
+            "Started parent process [%d]: %d workers, least-connections hand-off",
+            os.getpid(),
+            self.n,
+        )
         try:
             while not self.should_exit:
                 want = any(w.ready for w in self.workers)
@@ -254,9 +269,14 @@ class Supervisor:
             self.exit_code = STARTUP_FAILURE
             self.should_exit = True
             return
-        logger.warning("worker %d [%s] ended (exit %s): starting another; %d connections it "
-                       "had not taken go elsewhere", w.slot, w.process.pid, code,
-                       len(w.in_flight))
+        logger.warning(
+            "worker %d [%s] ended (exit %s): starting another; %d connections it "
+            "had not taken go elsewhere",
+            w.slot,
+            w.process.pid,
+            code,
+            len(w.in_flight),
+        )
         new = _Worker(self.config, w.slot, self.closed)
         self.workers[w.slot] = new
         self._watch(sel, new)
