@@ -1,10 +1,14 @@
 """A FAISS inner-product index over normalised vectors, keyed by int64 ids, with a manifest.
 
 Exact search (``IndexFlatIP``) by default; above a size chosen by the caller, an IVF index
-(``IndexIVFFlat``, inner product) trades a little recall for speed. Both support upsert, removal
-and reconstruction by id. ``save`` writes the index and a sidecar manifest (model, dimension,
-count, kind, checksum, plus caller fields such as the last change applied); ``load`` checks them
-and raises :class:`IndexLoadError` naming the fix when anything disagrees.
+(inner product, vectors stored as float16: ``IndexIVFScalarQuantizer`` with ``QT_fp16``, not
+by residual) trades a little recall for speed. A search reads every probed list from memory,
+so half the bytes is most of half the time; callers that keep float16-representable vectors
+(``service.indexing.service.pair_vector``) get them back exactly from ``reconstruct``.
+Both kinds support upsert, removal and reconstruction by id. ``save`` writes the index and a
+sidecar manifest (model, dimension, count, kind, checksum, plus caller fields such as the last
+change applied); ``load`` checks them and raises :class:`IndexLoadError` naming the fix when
+anything disagrees.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: IVF lists hold float16 (1: float32)
 
 
 class IndexLoadError(RuntimeError):
@@ -37,7 +41,14 @@ class VectorIndex:
             self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         elif kind == "ivf":
             quantizer = faiss.IndexFlatIP(dim)
-            ivf = faiss.IndexIVFFlat(quantizer, dim, max(1, nlist), faiss.METRIC_INNER_PRODUCT)
+            ivf = faiss.IndexIVFScalarQuantizer(
+                quantizer,
+                dim,
+                max(1, nlist),
+                faiss.ScalarQuantizer.QT_fp16,
+                faiss.METRIC_INNER_PRODUCT,
+            )
+            ivf.by_residual = False  # codes are the vectors themselves: exact for float16 input
             ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
             ivf.nprobe = nprobe
             self._quantizer = quantizer  # keep alive: the IVF index does not own it
@@ -139,13 +150,14 @@ class VectorIndex:
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         ids = np.empty(int(offsets[-1]), dtype=np.int64)
         vectors = np.empty((int(offsets[-1]), self.dim), dtype=np.float32)
+        stored = np.float16 if code_size == 2 * self.dim else np.float32
         for n in range(nlist):
             a, b = int(offsets[n]), int(offsets[n + 1])
             if a == b:
                 continue
             ids[a:b] = faiss.rev_swig_ptr(ivf.invlists.get_ids(n), b - a)
             codes = faiss.rev_swig_ptr(ivf.invlists.get_codes(n), (b - a) * code_size)
-            vectors[a:b] = codes.view(np.float32).reshape(b - a, self.dim)
+            vectors[a:b] = codes.view(stored).reshape(b - a, self.dim)
         centroids = ivf.quantizer.reconstruct_n(0, nlist)
         return InvertedLists(centroids, offsets, ids, vectors, self.nprobe)
 
@@ -247,9 +259,10 @@ class InvertedLists:
     FAISS scans an IVF list once per query, so a batch of queries reads every probed list from
     memory again and again (bandwidth-bound: about 1,200 queries/s at 50,000 vectors of 768
     dimensions, nprobe 32). Grouping the batch by list turns each list into one matrix product
-    with all the queries that probe it, read once. Probing and scoring are those of
-    ``IndexIVFFlat.search`` (the ``nprobe`` nearest centroids by inner product, exact inner
-    products inside them), so results are the same up to float rounding.
+    with all the queries that probe it, read once. Probing and scoring are those of the IVF
+    index's own search (the ``nprobe`` nearest centroids by inner product, inner products with
+    the stored vectors inside them, here decoded to float32), so results are the same up to
+    float rounding.
     """
 
     centroids: np.ndarray  # (nlist, dim)

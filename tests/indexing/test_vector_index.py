@@ -1,4 +1,5 @@
-"""``InvertedLists.search`` (the batched IVF path) returns what FAISS's own IVF search does."""
+"""The IVF index: ``InvertedLists.search`` (the batched path) returns what FAISS's own IVF search
+does, and its float16 lists give float16 vectors back exactly."""
 
 from __future__ import annotations
 
@@ -48,3 +49,17 @@ def test_grouped_search_pads_when_fewer_candidates_than_k():
     want_s, want = index.search(x[:3], 50, allowed)
     assert (got == want).all()
     assert (got[:, 5:] == -1).all() and np.isneginf(scores[:, 5:]).all()
+
+
+def test_ivf_stores_float16_and_gives_float16_vectors_back_exactly(tmp_path):
+    """The IVF lists hold half the bytes of float32, and vectors already at float16 precision
+    (as the service's pair vectors are) come back bit for bit, from memory and from disk."""
+    x = clustered(2000, 32, seed=5).astype(np.float16).astype(np.float32)
+    ids = np.arange(len(x), dtype=np.int64) + 10
+    index = VectorIndex.build(32, ids, x, exact_max=100, nprobe=4)
+    assert index.kind == "ivf" and index._index.code_size == 2 * 32
+    np.testing.assert_array_equal(index.reconstruct(ids[::7]), x[::7])
+    index.save(tmp_path / "ix.faiss", {"model": "m"})
+    loaded, _ = VectorIndex.load(tmp_path / "ix.faiss", model="m", dim=32, nprobe=4)
+    np.testing.assert_array_equal(loaded.reconstruct(ids), x)
+    np.testing.assert_array_equal(loaded.lists().vectors[np.argsort(loaded.lists().ids)], x)
