@@ -53,6 +53,7 @@ import http.client
 import json
 import os
 import random
+import re
 import resource
 import secrets
 import shutil
@@ -413,6 +414,22 @@ def readyz_all(base: str, workers: int, expect: int, slack: int, timeout: float)
                                                for n in seen.values())}
 
 
+def sentence_cache_lookups(base: str) -> dict:
+    """The sentence cache's hits and misses during the mix, of the worker that answers
+    /metrics (each worker has its own cache; the verification's reads come after this)."""
+    try:
+        text = httpx.get(base + "/metrics", timeout=10).text
+    except httpx.HTTPError as exc:
+        return {"error": type(exc).__name__}
+    out = {}
+    for result in ("hit", "miss"):
+        found = re.search(rf'matchmaker_sentence_cache_lookups{{result="{result}"}} (\S+)', text)
+        out[result] = int(float(found[1])) if found else None
+    if out["hit"] is not None and out["miss"] is not None and out["hit"] + out["miss"]:
+        out["hit_share"] = round(out["hit"] / (out["hit"] + out["miss"]), 3)
+    return out
+
+
 def verify_created(base: str, admin: str, created: list[Created], threads: int) -> dict:
     lost_get: list[str] = []
     lost_index: list[str] = []
@@ -687,6 +704,7 @@ def main() -> None:
         rz = readyz_all(srv.base, a.workers, expect, run.unknown_posts, timeout=20)
         log(f"readyz per worker {rz['per_worker']} (expected {expect}"
             f"{'+' + str(run.unknown_posts) if run.unknown_posts else ''})")
+        res["sentence_cache_one_worker"] = sentence_cache_lookups(srv.base)
         t = time.perf_counter()
         ver = verify_created(srv.base, admin, run.created, a.verify_threads)
         ver["seconds"] = round(time.perf_counter() - t, 1)
@@ -742,6 +760,7 @@ def main() -> None:
     if o["reads_of_new_ids_not_200"] or o["response_mismatches"]:
         print(f"during the mix, reads of new ids not 200: {o['reads_of_new_ids_not_200']}; "
               f"response mismatches: {o['response_mismatches']}")
+    print(f"sentence cache (one worker): {res.get('sentence_cache_one_worker')}")
     m = res["endpoints"]["GET matches"]
     print(f"GET matches p99 after the first {a.warmup:g} s: "
           f"{m[f'p99_after_{a.warmup:g}s_ms']} ms; p99 per {bucket:g} s: "

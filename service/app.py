@@ -176,6 +176,9 @@ def _add_health(app: FastAPI, metrics: Metrics) -> None:
         metrics.encoded.set(state.encoder.encoded_sentences)
         metrics.indexed.labels("IN").set(state.index.count()["IN"])
         metrics.indexed.labels("KR").set(state.index.count()["KR"])
+        cache = state.index.sentence_cache
+        metrics.sentence_cache.labels("hit").set(cache.hits)
+        metrics.sentence_cache.labels("miss").set(cache.misses)
         return PlainTextResponse(
             generate_latest(metrics.registry).decode(), media_type="text/plain; version=0.0.4"
         )

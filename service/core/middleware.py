@@ -134,6 +134,14 @@ class Metrics:
             "Sentences this process ran through the encoder",
             registry=self.registry,
         )
+        self.sentence_cache = Gauge(
+            "matchmaker_sentence_cache_lookups",
+            "Texts looked up in this process's sentence cache for quoting in explanations, by "
+            "result (a miss reads the database); a low hit share under load calls for a larger "
+            "MATCHMAKER_SENTENCE_CACHE_SIZE",
+            ["result"],
+            registry=self.registry,
+        )
         self.indexed = Gauge(
             "matchmaker_indexed_profiles",
             "Profiles in this process's search index",

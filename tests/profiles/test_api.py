@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -335,7 +337,7 @@ def test_a_write_whose_commit_fails_is_not_acknowledged(client):
     assert count_profiles(client) == before + 1
 
 
-def test_health_ready_metrics_and_security_headers(client):
+def test_health_ready_metrics_and_security_headers(client, admin):
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
     assert r.status_code == 200 and r.json()["checks"] == {
@@ -344,6 +346,18 @@ def test_health_ready_metrics_and_security_headers(client):
         "database": True,
     }
     client.get("/v1/sectors")
+    a, _ = create_profile(client)
+    create_profile(client, country="KR")
+    lookups = {}
+    for _ in range(2):  # the second list quotes what the first one read into the cache
+        assert client.get(f"/v1/profiles/{a['id']}/matches", headers=admin).status_code == 200
+        text = client.get("/metrics").text
+        pattern = r'matchmaker_sentence_cache_lookups{{result="{}"}} (\S+)'
+        lookups = {
+            r: float(re.search(pattern.format(r), text)[1]) - lookups.get(r, 0)
+            for r in ("hit", "miss")
+        }
+    assert lookups["miss"] == 0 and lookups["hit"] >= 3  # A's two texts, each partner's offer
     m = client.get("/metrics")
     assert "matchmaker_http_requests_total" in m.text
     assert 'route="/v1/sectors"' in m.text
