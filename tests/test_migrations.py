@@ -55,3 +55,14 @@ def test_upgrade_downgrade_upgrade_and_no_autogenerate_diff(tmp_path):
             with admin.connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+def test_migrating_leaves_the_import_path_alone(tmp_path):
+    """``serve`` migrates before it imports the app: had Alembic put the working directory
+    first on sys.path, the rest of the service would be imported from wherever the server was
+    started (found when a benchmark's pinned code ran with the checkout's ``embeddings``)."""
+    import sys
+
+    before = list(sys.path)
+    upgrade(f"sqlite:///{tmp_path / 'paths.db'}")
+    assert sys.path == before
