@@ -157,6 +157,17 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def code_dir(env: dict[str, str]) -> Path:
+    """Where to start a server: the pinned code's folder (bench/snapshot_code.py) when
+    PYTHONPATH names one, else the checkout. Alembic configs before 2026-11-26 put the working
+    directory first on sys.path when migrating, so a pinned server started in the checkout
+    imported every module not yet loaded (``embeddings``, for one) from the checkout."""
+    for p in env.get("PYTHONPATH", "").split(os.pathsep):
+        if p and (Path(p) / "SNAPSHOT_REV").exists():
+            return Path(p)
+    return ROOT
+
+
 class Server:
     """``matchmaker serve`` on 127.0.0.1 against a data dir; readiness and RSS sampling."""
 
@@ -210,7 +221,7 @@ class Server:
         ensure_models(self.data_dir)
         self._fh = open(self.log_path, "w")  # noqa: SIM115
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.cmd(), env=self.env, cwd=ROOT, stdout=self._fh,
+        self.proc = subprocess.Popen(self.cmd(), env=self.env, cwd=code_dir(self.env), stdout=self._fh,
                                      stderr=subprocess.STDOUT)
         self._t0 = t0
         threading.Thread(target=self._sample, daemon=True).start()

@@ -26,6 +26,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -59,6 +60,13 @@ class Client:
         r = self.conn.getresponse()
         raw = r.read()
         return r.status, (json.loads(raw) if raw else {})
+
+
+def encoded(client: Client) -> int:
+    """Sentences the server has run through the encoder so far (its /metrics)."""
+    client.conn.request("GET", "/metrics")
+    text = client.conn.getresponse().read().decode()
+    return int(float(re.search(r"^matchmaker_encoded_sentences (\S+)$", text, re.M)[1]))
 
 
 def phases(ids: list[str], pool: list[dict], tag: str):
@@ -112,6 +120,7 @@ def measure(server: Server, ids: list[str], pool: list[dict], a: argparse.Namesp
         for n in range(a.warmup + a.requests):
             if n == a.warmup:
                 time.sleep(0.5)  # let the change-log poll settle
+                e0 = encoded(client)
                 c0 = cpu_s(server.proc.pid)
                 t0 = time.perf_counter()
             method, path, body, key = make()
@@ -125,12 +134,14 @@ def measure(server: Server, ids: list[str], pool: list[dict], a: argparse.Namesp
                 created.append((js["id"], js["api_key"]))
         elapsed = time.perf_counter() - t0
         cpu = cpu_s(server.proc.pid) - c0
+        sentences = encoded(client) - e0
         out[name] = {
             "requests": a.requests,
             "server_cpu_ms_per_request": round(1000 * cpu / a.requests, 2),
             "wall_ms_p50": round(1000 * pct(wall, 50), 2),
             "wall_ms_p99": round(1000 * pct(wall, 99), 2),
             "server_cpu_share_of_wall": round(cpu / elapsed, 3),
+            "sentences_encoded_per_request": round(sentences / a.requests, 2),
         }
         log(f"  {name:14s} {out[name]['server_cpu_ms_per_request']:7.2f} ms CPU/request, "
             f"wall p50 {out[name]['wall_ms_p50']:.2f} ms")
