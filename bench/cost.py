@@ -26,14 +26,24 @@ import http.client
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 
-from _common import ADMIN_KEY, ROOT, Server, abspath, header, log, pct, profile_ids, write_result
+from _common import (
+    ADMIN_KEY,
+    ROOT,
+    Server,
+    abspath,
+    header,
+    log,
+    metric,
+    pct,
+    profile_ids,
+    write_result,
+)
 from load import copy_registry
 
 CLK = os.sysconf("SC_CLK_TCK")
@@ -66,7 +76,7 @@ def encoded(client: Client) -> int:
     """Sentences the server has run through the encoder so far (its /metrics)."""
     client.conn.request("GET", "/metrics")
     text = client.conn.getresponse().read().decode()
-    return int(float(re.search(r"^matchmaker_encoded_sentences (\S+)$", text, re.M)[1]))
+    return int(metric(text, "matchmaker_encoded_sentences"))
 
 
 def phases(ids: list[str], pool: list[dict], tag: str):

@@ -53,7 +53,6 @@ import http.client
 import json
 import os
 import random
-import re
 import resource
 import secrets
 import shutil
@@ -81,6 +80,7 @@ from _common import (  # noqa: E402
     connection_split,
     header,
     log,
+    metric,
     pct,
     profile_count,
     profile_ids,
@@ -423,8 +423,8 @@ def sentence_cache_lookups(base: str) -> dict:
         return {"error": type(exc).__name__}
     out = {}
     for result in ("hit", "miss"):
-        found = re.search(rf'matchmaker_sentence_cache_lookups{{result="{result}"}} (\S+)', text)
-        out[result] = int(float(found[1])) if found else None
+        value = metric(text, "matchmaker_sentence_cache_lookups", result=result)
+        out[result] = None if value is None else int(value)
     if out["hit"] is not None and out["miss"] is not None and out["hit"] + out["miss"]:
         out["hit_share"] = round(out["hit"] / (out["hit"] + out["miss"]), 3)
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, profile_payload
+from tests.conftest import ADMIN_KEY, metric, profile_payload
 
 pytestmark = pytest.mark.slow
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -101,11 +100,6 @@ def server_factory(tmp_path, database_url, settings, model_cache):
     yield make
     for s in servers:
         s.stop()
-
-
-def metric(text: str, name: str) -> float:
-    m = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
 
 
 def test_two_workers_see_each_others_writes_within_a_second(server_factory):

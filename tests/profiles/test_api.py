@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import func, select
 
 from service.profiles.models import Profile, ProfileChange
-from tests.conftest import create_profile, profile_payload
+from tests.conftest import create_profile, metric, profile_payload
 
 
 def count_profiles(client) -> int:
@@ -352,9 +350,8 @@ def test_health_ready_metrics_and_security_headers(client, admin):
     for _ in range(2):  # the second list quotes what the first one read into the cache
         assert client.get(f"/v1/profiles/{a['id']}/matches", headers=admin).status_code == 200
         text = client.get("/metrics").text
-        pattern = r'matchmaker_sentence_cache_lookups{{result="{}"}} (\S+)'
         lookups = {
-            r: float(re.search(pattern.format(r), text)[1]) - lookups.get(r, 0)
+            r: metric(text, "matchmaker_sentence_cache_lookups", result=r) - lookups.get(r, 0)
             for r in ("hit", "miss")
         }
     assert lookups["miss"] == 0 and lookups["hit"] >= 3  # A's two texts, each partner's offer
