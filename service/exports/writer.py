@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.exports.schemas import COLUMNS, ExportParams
+from service.indexing.search import Filters
 from service.indexing.service import MatchIndex
 from service.matching.explain import SentenceTable, render
+from service.matching.ranking import top_pairs
 from service.matching.scoring import COMPONENTS
-from service.matching.service import Filters, top_pairs
 from service.profiles import repository as repo
 from service.profiles.models import Profile
 

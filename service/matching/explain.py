@@ -6,7 +6,11 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import numpy as np
+from sqlalchemy.orm import Session
 
+from service.indexing.service import MatchIndex, Summary, text_key
+from service.profiles import repository as repo
+from service.profiles.models import Profile
 from service.sectors import SECTOR_RELATIONS, SECTORS
 
 SECTOR_NAME = {s.code: s.name for s in SECTORS}
@@ -105,3 +109,86 @@ def render(
     if a_offer:
         second += f"; in return {a_name} brings {quote(a_offer)}"
     return f"{first} {second}."
+
+
+def quoted_sentences(
+    session: Session, index: MatchIndex, askers: list[int], partners: list[int]
+) -> dict[tuple[int, str], SentenceData]:
+    """Sentences (and float16 vectors, as stored) of both texts of ``askers`` and the
+    capabilities of ``partners``: from the index's sentence cache where it holds the indexed
+    version of a text, else from the database (and then cached under the content key of what
+    was read)."""
+    wanted = [(i, f) for i in askers for f in repo.TEXT_FIELDS]
+    wanted += [(i, "capabilities") for i in partners]
+    keys = index.text_keys({i for i, _ in wanted})
+    cache_key = {(i, f): (i, f, keys[i][repo.TEXT_FIELDS.index(f)]) for i, f in wanted}
+    hits = index.sentence_cache.get_many(cache_key.values())
+    out = {(i, f): hits[k] for (i, f), k in cache_key.items() if k in hits}
+    missing = [w for w in wanted if w not in out]
+    if missing:
+        asking = set(askers)
+        fetch_both = sorted({i for i, f in missing if i in asking})
+        hashes: dict[tuple[int, str], str] = {}
+        fetched = repo.sentence_data(
+            session,
+            fetch_both,
+            as_float16=True,
+            capabilities_of=sorted({i for i, _ in missing}.difference(fetch_both)),
+            hashes=hashes,
+        )
+        index.sentence_cache.put_many(
+            {(i, f, text_key(hashes[(i, f)])): data for (i, f), data in fetched.items()}
+        )
+        out |= fetched
+    return out
+
+
+def explain_pairs(
+    session: Session,
+    index: MatchIndex,
+    pairs: list[tuple[int, int]],
+    profiles: dict[int, Profile | Summary],
+    query_vectors: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
+    query_sentences: dict[int, dict[str, SentenceData]] | None = None,
+) -> list[str]:
+    """Explanation of each (a, b) pair of profile ids (``a`` may be an ad-hoc query, id < 0):
+    the sentence of B's offer closest to A's needs, the need of A closest to B's offer, and the
+    sentence of A's offer closest to B's needs, picked for all pairs at once."""
+    if not pairs:
+        return []
+    ids = sorted({i for p in pairs for i in p if i >= 0})
+    askers = sorted({a for a, _ in pairs if a >= 0})
+    sent = quoted_sentences(session, index, askers, sorted(set(ids).difference(askers)))
+    caps, needs = index.vectors(np.array(ids, dtype=np.int64))
+    queries = sorted(query_vectors or {})
+    slot = {i: n for n, i in enumerate([*ids, *queries])}
+    if queries:
+        caps = np.vstack([caps, *(query_vectors[q][0][None] for q in queries)])
+        needs = np.vstack([needs, *(query_vectors[q][1][None] for q in queries)])
+    table = SentenceTable(len(slot), repo.TEXT_FIELDS)
+    for (i, field), data in sent.items():
+        table.add(slot[i], field, data)
+    for q, fields in (query_sentences or {}).items():
+        for field, data in fields.items():
+            table.add(slot[q], field, data)
+    table.seal()
+    a = np.array([slot[x] for x, _ in pairs])
+    b = np.array([slot[y] for _, y in pairs])
+    a_need = table.pick("needs", a, caps[b]).tolist()
+    b_offer = table.pick("capabilities", b, needs[a]).tolist()
+    a_offer = table.pick("capabilities", a, needs[b]).tolist()
+    out = []
+    for n, (x, y) in enumerate(pairs):
+        pa, pb = profiles[x], profiles[y]
+        out.append(
+            render(
+                pa.name,
+                tuple(pa.sectors),
+                pb.name,
+                tuple(pb.sectors),
+                a_need=table.text(a_need[n]),
+                b_offer=table.text(b_offer[n]),
+                a_offer=table.text(a_offer[n]),
+            )
+        )
+    return out

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from service.config import MatchWeights
+from service.indexing.search import Filters, exact_pools
 from service.indexing.service import IndexedProfile, MatchIndex
-from service.matching.service import Filters, exact_pools, rank_profiles, top_pairs
+from service.matching.ranking import rank_profiles, top_pairs
 
 DIM = 16
 
@@ -116,7 +117,8 @@ def test_ivf_batches_match_per_profile_ranking(tmp_path, sector, exact_max):
 def test_scores_do_not_depend_on_the_batch(tmp_path):
     """Re-ranking the same candidate for the same profile gives the same bits whether it is one
     row of a large batch (exports, pairings) or a request of its own (``/matches``)."""
-    from service.matching.service import meta_of, rerank
+    from service.indexing.search import meta_of
+    from service.matching.ranking import rerank
 
     rng = np.random.default_rng(11)
     # the model's dimension: the summation order under test depends on the vector length
