@@ -23,7 +23,8 @@ ADMIN_KEY = "bench-admin-key-0123456789"
 # Absolute PYTHONPATH (bench/snapshot_code.py) so subprocesses import the same pinned code.
 if os.environ.get("PYTHONPATH"):
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        str(Path(p).resolve()) for p in os.environ["PYTHONPATH"].split(os.pathsep) if p)
+        str(Path(p).resolve()) for p in os.environ["PYTHONPATH"].split(os.pathsep) if p
+    )
 HOST = "127.0.0.1"
 
 
@@ -34,41 +35,59 @@ def log(msg: str) -> None:
 def code_version() -> dict[str, Any]:
     """The service code being measured: git HEAD and uncommitted changes under service/,
     embeddings/ (the code under test is edited by others while benchmarks run)."""
+
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=20).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=20
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
+
     import importlib.util
 
     spec = importlib.util.find_spec("service")
     origin = Path(spec.origin).resolve().parents[1] if spec and spec.origin else None
     if origin is not None and (origin / "SNAPSHOT_REV").exists():  # bench/snapshot_code.py
         rev = (origin / "SNAPSHOT_REV").read_text().strip()
-        return {"head": rev, "head_subject": git("log", "-1", "--format=%s", rev)[:120],
-                "dirty": [], "snapshot": str(origin)}
+        return {
+            "head": rev,
+            "head_subject": git("log", "-1", "--format=%s", rev)[:120],
+            "dirty": [],
+            "snapshot": str(origin),
+        }
     dirty = git("status", "--porcelain", "--", "service", "embeddings").splitlines()
-    return {"head": git("rev-parse", "--short", "HEAD"),
-            "head_subject": git("log", "-1", "--format=%s")[:120],
-            "dirty": dirty, "snapshot": None}
+    return {
+        "head": git("rev-parse", "--short", "HEAD"),
+        "head_subject": git("log", "-1", "--format=%s")[:120],
+        "dirty": dirty,
+        "snapshot": None,
+    }
 
 
 def header(name: str) -> dict[str, Any]:
     la = os.getloadavg()
     cv = code_version()
-    log(f"{name}: loadavg at start {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, cpus {os.cpu_count()}; "
-        f"code {cv['head']}{' +uncommitted ' + str(len(cv['dirty'])) + ' files' if cv['dirty'] else ''}")
-    return {"loadavg_start": [round(x, 2) for x in la], "cpus": os.cpu_count(),
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "code": cv}
+    log(
+        f"{name}: loadavg at start {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, cpus {os.cpu_count()}; "
+        f"code {cv['head']}{' +uncommitted ' + str(len(cv['dirty'])) + ' files' if cv['dirty'] else ''}"
+    )
+    return {
+        "loadavg_start": [round(x, 2) for x in la],
+        "cpus": os.cpu_count(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "code": cv,
+    }
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     end = code_version()
     if data.get("code") and end != data["code"]:
-        log(f"WARNING: service code changed during the run ({data['code']['head']} -> "
-            f"{end['head']}, dirty {end['dirty']}); figures may mix versions")
+        log(
+            f"WARNING: service code changed during the run ({data['code']['head']} -> "
+            f"{end['head']}, dirty {end['dirty']}); figures may mix versions"
+        )
         data["code_at_end"] = end
     data.setdefault("loadavg_end", [round(x, 2) for x in os.getloadavg()])
     path = RESULTS / f"{name}.json"
@@ -182,8 +201,15 @@ def code_dir(env: dict[str, str]) -> Path:
 class Server:
     """``matchmaker serve`` on 127.0.0.1 against a data dir; readiness and RSS sampling."""
 
-    def __init__(self, data_dir: Path, *, workers: int = 1, extra_env: dict | None = None,
-                 log_name: str = "server", ready_timeout: float = 900.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        workers: int = 1,
+        extra_env: dict | None = None,
+        log_name: str = "server",
+        ready_timeout: float = 900.0,
+    ) -> None:
         self.data_dir = abspath(data_dir)
         self.port = free_port()
         self.workers = workers
@@ -222,8 +248,16 @@ class Server:
         return len(seen) >= self.workers
 
     def cmd(self) -> list[str]:
-        return [str(MATCHMAKER), "serve", "--host", HOST, "--port", str(self.port),
-                "--workers", str(self.workers)]
+        return [
+            str(MATCHMAKER),
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+        ]
 
     def start(self) -> float:
         """Start and wait for /readyz 200; returns seconds from process start to ready."""
@@ -232,16 +266,22 @@ class Server:
         ensure_models(self.data_dir)
         self._fh = open(self.log_path, "w")  # noqa: SIM115
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.cmd(), env=self.env, cwd=code_dir(self.env), stdout=self._fh,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            self.cmd(),
+            env=self.env,
+            cwd=code_dir(self.env),
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+        )
         self._t0 = t0
         threading.Thread(target=self._sample, daemon=True).start()
         deadline = t0 + self.ready_timeout
         with httpx.Client(timeout=5) as c:
             while time.perf_counter() < deadline:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited rc={self.proc.returncode}; "
-                                       f"see {self.log_path}")
+                    raise RuntimeError(
+                        f"server exited rc={self.proc.returncode}; see {self.log_path}"
+                    )
                 try:
                     r = c.get(self.base + "/readyz")
                     if r.status_code == 200 and self._all_workers_ready(deadline):
@@ -300,8 +340,12 @@ def connection_split(base: str, delay: float) -> list[int]:
 
     def sample() -> None:
         try:
-            text = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-                                  capture_output=True, text=True, timeout=10).stdout
+            text = subprocess.run(
+                ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return
         pids: dict[str, int] = {}

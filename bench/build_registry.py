@@ -112,8 +112,10 @@ def build(n: int, data_dir: Path, seed: int, cache: int, timeout: float) -> dict
     link_models(data_dir)
     db = data_dir / "matchmaker.db"
     cmd = [str(MATCHMAKER), "seed", "--synthetic", str(n), "--random-seed", str(seed)]
-    log(f"building: MATCHMAKER_DATA_DIR={data_dir} MATCHMAKER_EMBEDDING_CACHE_SIZE={cache} "
-        + " ".join(cmd))
+    log(
+        f"building: MATCHMAKER_DATA_DIR={data_dir} MATCHMAKER_EMBEDDING_CACHE_SIZE={cache} "
+        + " ".join(cmd)
+    )
     el = run_logged(cmd, env_for(data_dir, cache), db, timeout)
     return {"mode": "seed", "seed_seconds": round(el, 1), "command": " ".join(cmd)}
 
@@ -135,7 +137,9 @@ def derive(n: int, data_dir: Path, src_dir: Path, timeout: float) -> dict:
     src.backup(dst)
     src.close()
     dst.execute("PRAGMA foreign_keys=ON")  # child rows (vectors, ...) cascade
-    (cut,) = dst.execute("SELECT id FROM profiles ORDER BY id LIMIT 1 OFFSET ?", (n - 1,)).fetchone()
+    (cut,) = dst.execute(
+        "SELECT id FROM profiles ORDER BY id LIMIT 1 OFFSET ?", (n - 1,)
+    ).fetchone()
     dst.execute("DELETE FROM profiles WHERE id > ?", (cut,))  # embeddings, keys cascade
     dst.execute("DELETE FROM profile_changes WHERE profile_id > ?", (cut,))  # no FK: by hand
     dst.commit()
@@ -145,8 +149,13 @@ def derive(n: int, data_dir: Path, src_dir: Path, timeout: float) -> dict:
     cmd = [str(MATCHMAKER), "reindex"]
     log(f"derived DB with {db_count(db)} profiles in {copy_s:.1f} s; running {' '.join(cmd)}")
     el = run_logged(cmd, env_for(data_dir, 50_000), db, timeout)
-    return {"mode": "derive", "source": str(src_dir), "copy_delete_seconds": round(copy_s, 1),
-            "reindex_seconds": round(el, 1), "command": " ".join(cmd)}
+    return {
+        "mode": "derive",
+        "source": str(src_dir),
+        "copy_delete_seconds": round(copy_s, 1),
+        "reindex_seconds": round(el, 1),
+        "command": " ".join(cmd),
+    }
 
 
 def main() -> None:
@@ -154,15 +163,26 @@ def main() -> None:
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--random-seed", type=int, default=7)
-    ap.add_argument("--cache-size", type=int, default=500_000,
-                    help="MATCHMAKER_EMBEDDING_CACHE_SIZE during the build")
-    ap.add_argument("--derive-from", type=Path, default=None,
-                    help="copy this (bigger) registry's DB, keep the first N profiles, reindex")
+    ap.add_argument(
+        "--cache-size",
+        type=int,
+        default=500_000,
+        help="MATCHMAKER_EMBEDDING_CACHE_SIZE during the build",
+    )
+    ap.add_argument(
+        "--derive-from",
+        type=Path,
+        default=None,
+        help="copy this (bigger) registry's DB, keep the first N profiles, reindex",
+    )
     ap.add_argument("--timeout", type=float, default=4 * 3600, help="max seconds for the build")
     ap.add_argument("--force", action="store_true")
-    ap.add_argument("--reindex", action="store_true",
-                    help="when reusing, run `matchmaker reindex` so the saved FAISS index matches "
-                         "the current code/settings (else the server rebuilds it at start)")
+    ap.add_argument(
+        "--reindex",
+        action="store_true",
+        help="when reusing, run `matchmaker reindex` so the saved FAISS index matches "
+        "the current code/settings (else the server rebuilds it at start)",
+    )
     a = ap.parse_args()
 
     log(f"loadavg at start: {os.getloadavg()}  cpus: {os.cpu_count()}")
@@ -177,8 +197,9 @@ def main() -> None:
         if info.get("n") == a.n and db_count(db) == info.get("profiles"):
             log(f"reusing {data_dir}: {info['profiles']} profiles (built {info.get('built_at')})")
             if a.reindex:
-                el = run_logged([str(MATCHMAKER), "reindex"], env_for(data_dir, 50_000), db,
-                                a.timeout)
+                el = run_logged(
+                    [str(MATCHMAKER), "reindex"], env_for(data_dir, 50_000), db, a.timeout
+                )
                 log(f"matchmaker reindex: {el:.1f} s")
                 info["last_reindex_seconds"] = round(el, 1)
                 info["last_reindex_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -192,8 +213,10 @@ def main() -> None:
             (data_dir / p).unlink(missing_ok=True)
         shutil.rmtree(data_dir / "index", ignore_errors=True)
     elif db.exists() and (db_count(db) or 0) > 0 and not a.derive_from:
-        log(f"WARNING: {db} has {db_count(db)} profiles but no marker (interrupted build?); "
-            "seeding is idempotent, continuing")
+        log(
+            f"WARNING: {db} has {db_count(db)} profiles but no marker (interrupted build?); "
+            "seeding is idempotent, continuing"
+        )
 
     t0 = time.perf_counter()
     load0 = os.getloadavg()
@@ -204,21 +227,33 @@ def main() -> None:
         info = build(a.n, data_dir, a.random_seed, a.cache_size, a.timeout)
     total = time.perf_counter() - t0
     count = db_count(db)
-    info.update({
-        "n": a.n, "profiles": count, "data_dir": str(data_dir), "random_seed": a.random_seed,
-        "total_seconds": round(total, 1), "profiles_per_second": round((count or 0) / total, 1),
-        "loadavg_start": load0, "loadavg_end": os.getloadavg(),
-        "db_bytes": db.stat().st_size,
-        "index_bytes": sum(p.stat().st_size for p in (data_dir / "index").rglob("*") if p.is_file())
-        if (data_dir / "index").exists() else 0,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    })
+    info.update(
+        {
+            "n": a.n,
+            "profiles": count,
+            "data_dir": str(data_dir),
+            "random_seed": a.random_seed,
+            "total_seconds": round(total, 1),
+            "profiles_per_second": round((count or 0) / total, 1),
+            "loadavg_start": load0,
+            "loadavg_end": os.getloadavg(),
+            "db_bytes": db.stat().st_size,
+            "index_bytes": sum(
+                p.stat().st_size for p in (data_dir / "index").rglob("*") if p.is_file()
+            )
+            if (data_dir / "index").exists()
+            else 0,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+    )
     marker.write_text(json.dumps(info, indent=2))
     out.write_text(json.dumps(info, indent=2))
     print()
     print(f"{'registry':<14}{'profiles':>10}{'mode':>8}{'seconds':>10}{'prof/s':>9}{'DB MiB':>9}")
-    print(f"{data_dir.name:<14}{count:>10}{info['mode']:>8}{total:>10.1f}"
-          f"{info['profiles_per_second']:>9.1f}{info['db_bytes'] / 2**20:>9.1f}")
+    print(
+        f"{data_dir.name:<14}{count:>10}{info['mode']:>8}{total:>10.1f}"
+        f"{info['profiles_per_second']:>9.1f}{info['db_bytes'] / 2**20:>9.1f}"
+    )
     log(f"wrote {out}")
 
 

@@ -59,8 +59,9 @@ class Client:
         host, port = base.removeprefix("http://").split(":")
         self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
 
-    def call(self, method: str, path: str, body: dict | None = None,
-             key: str | None = None) -> tuple[int, dict]:
+    def call(
+        self, method: str, path: str, body: dict | None = None, key: str | None = None
+    ) -> tuple[int, dict]:
         headers = {"X-API-Key": key} if key else {}
         data = None
         if body is not None:
@@ -114,12 +115,18 @@ def phases(ids: list[str], pool: list[dict], tag: str):
             body["needs"] = next(fresh)["needs"]
         return "PATCH", f"/v1/profiles/{pid}", body, key
 
-    return created, [("GET matches", match), ("GET profile", read), ("GET list", listing),
-                     ("POST profile", post), ("PATCH profile", patch)]
+    return created, [
+        ("GET matches", match),
+        ("GET profile", read),
+        ("GET list", listing),
+        ("POST profile", post),
+        ("PATCH profile", patch),
+    ]
 
 
-def measure(server: Server, ids: list[str], pool: list[dict], a: argparse.Namespace,
-            tag: str) -> dict:
+def measure(
+    server: Server, ids: list[str], pool: list[dict], a: argparse.Namespace, tag: str
+) -> dict:
     client = Client(server.base)
     created, plan = phases(ids, pool, tag)
     out = {}
@@ -153,8 +160,10 @@ def measure(server: Server, ids: list[str], pool: list[dict], a: argparse.Namesp
             "server_cpu_share_of_wall": round(cpu / elapsed, 3),
             "sentences_encoded_per_request": round(sentences / a.requests, 2),
         }
-        log(f"  {name:14s} {out[name]['server_cpu_ms_per_request']:7.2f} ms CPU/request, "
-            f"wall p50 {out[name]['wall_ms_p50']:.2f} ms")
+        log(
+            f"  {name:14s} {out[name]['server_cpu_ms_per_request']:7.2f} ms CPU/request, "
+            f"wall p50 {out[name]['wall_ms_p50']:.2f} ms"
+        )
     return out
 
 
@@ -172,8 +181,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=600, help="measured requests per endpoint")
     ap.add_argument("--warmup", type=int, default=600, help="unmeasured requests first")
     ap.add_argument("--rounds", type=int, default=2, help="rounds per code version")
-    ap.add_argument("--rev", action="append", default=[],
-                    help="also measure bench/data/code-<rev> (snapshot_code.py), alternating")
+    ap.add_argument(
+        "--rev",
+        action="append",
+        default=[],
+        help="also measure bench/data/code-<rev> (snapshot_code.py), alternating",
+    )
     ap.add_argument("--only", action="append", help="endpoint name(s), e.g. 'GET matches'")
     ap.add_argument("--tag", default="")
     ap.add_argument("--max-seconds", type=float, default=3600)
@@ -186,8 +199,12 @@ def main() -> None:
     src = abspath(a.data_dir)
     ids = profile_ids(src)
     pool = generate(2 * (a.warmup + a.requests), random_seed=4242).profiles
-    result = header("cost") | {"command": " ".join(["python", *sys.argv]), "registry": str(src),
-                               "profiles": len(ids), "rounds": []}
+    result = header("cost") | {
+        "command": " ".join(["python", *sys.argv]),
+        "registry": str(src),
+        "profiles": len(ids),
+        "rounds": [],
+    }
     versions = [("HEAD", None)] + [(r, ROOT / "bench" / "data" / f"code-{r}") for r in a.rev]
     for rnd in range(a.rounds):
         for label, code in versions:
@@ -204,8 +221,9 @@ def main() -> None:
             mix = mix_cost(per)
             if mix is not None:
                 log(f"  load mix (bench/load.py weights): {mix} ms CPU per request")
-            result["rounds"].append({"round": rnd + 1, "code": label, "endpoints": per,
-                                     "mix_cpu_ms_per_request": mix})
+            result["rounds"].append(
+                {"round": rnd + 1, "code": label, "endpoints": per, "mix_cpu_ms_per_request": mix}
+            )
     for label, _ in versions:
         mine = [r for r in result["rounds"] if r["code"] == label]
         for name in mine[0]["endpoints"]:

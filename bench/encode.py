@@ -87,12 +87,19 @@ def main() -> None:
         flat = [s for d in docs for s in d]
         padded_encode(b, flat[:200], a.batch_size), b.encode(flat[:200], a.batch_size)  # warm
         out = {}
-        for label, inputs in (("registration, ms per profile", docs), ("bulk, ms per sentence", [flat])):
+        for label, inputs in (
+            ("registration, ms per profile", docs),
+            ("bulk, ms per sentence", [flat]),
+        ):
             n = len(docs) if len(inputs) > 1 else len(flat)
-            best_old = min(cpu_ms(each, padded_encode, b, inputs, a.batch_size)
-                           for _ in range(a.rounds)) / n
-            best_new = min(cpu_ms(each, type(b).encode, b, inputs, a.batch_size)
-                           for _ in range(a.rounds)) / n
+            best_old = (
+                min(cpu_ms(each, padded_encode, b, inputs, a.batch_size) for _ in range(a.rounds))
+                / n
+            )
+            best_new = (
+                min(cpu_ms(each, type(b).encode, b, inputs, a.batch_size) for _ in range(a.rounds))
+                / n
+            )
             out[label] = {
                 "padded_batches": round(best_old, 3),
                 "equal_length_batches": round(best_new, 3),

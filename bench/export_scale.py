@@ -70,17 +70,31 @@ def run_measured(cmd: list[str], env: dict, timeout: float) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     out.seek(0)
     text = out.read()
-    return {"seconds": round(wall, 2), "rc": proc.returncode, "timed_out": killed.is_set(),
-            "peak_rss_mib": round(ru.ru_maxrss / 1024, 1), "cpu_user_s": round(ru.ru_utime, 1),
-            "cpu_sys_s": round(ru.ru_stime, 1), "output_tail": text[-1500:]}
+    return {
+        "seconds": round(wall, 2),
+        "rc": proc.returncode,
+        "timed_out": killed.is_set(),
+        "peak_rss_mib": round(ru.ru_maxrss / 1024, 1),
+        "cpu_user_s": round(ru.ru_utime, 1),
+        "cpu_sys_s": round(ru.ru_stime, 1),
+        "output_tail": text[-1500:],
+    }
 
 
 def cli_export(data_dir: Path, out: Path, timeout: float, top_k: int) -> dict:
     env = dict(os.environ)
     env.pop("MATCHMAKER_DATABASE_URL", None)
     env |= {"MATCHMAKER_DATA_DIR": str(data_dir), "MATCHMAKER_LOG_LEVEL": "WARNING"}
-    cmd = [str(MATCHMAKER), "export", "--format", "parquet", "--out", str(out),
-           "--top-k", str(top_k)]
+    cmd = [
+        str(MATCHMAKER),
+        "export",
+        "--format",
+        "parquet",
+        "--out",
+        str(out),
+        "--top-k",
+        str(top_k),
+    ]
     r = run_measured(cmd, env, timeout)
     m = re.search(r"(\d+) rows written", r["output_tail"])
     r["rows"] = int(m.group(1)) if m else None
@@ -173,10 +187,15 @@ def naive_loop(data_dir: Path, limit: int, timeout: float) -> dict:
                 tops[pid] = [m["profile"]["id"] for m in r.json()["matches"]]
             wall = time.perf_counter() - t0
     done = len(tops) + errors
-    return {"requests": done, "errors": errors, "seconds": round(wall, 2),
-            "extrapolated_seconds_all": round(wall * len(ids) / max(done, 1), 2),
-            "ms_per_request": round(1000 * wall / max(done, 1), 2),
-            "complete": done == len(ids), "_tops": tops}
+    return {
+        "requests": done,
+        "errors": errors,
+        "seconds": round(wall, 2),
+        "extrapolated_seconds_all": round(wall * len(ids) / max(done, 1), 2),
+        "ms_per_request": round(1000 * wall / max(done, 1), 2),
+        "complete": done == len(ids),
+        "_tops": tops,
+    }
 
 
 def compare_tops(parquet: Path, tops: dict[str, list[str]]) -> dict:
@@ -185,29 +204,46 @@ def compare_tops(parquet: Path, tops: dict[str, list[str]]) -> dict:
     t = pq.read_table(parquet, columns=["in_id", "kr_id", "rank_for_in", "rank_for_kr"])
     d = t.to_pydict()
     exp: dict[str, dict[int, str]] = {}
-    for a, b, ra, rb in zip(d["in_id"], d["kr_id"], d["rank_for_in"], d["rank_for_kr"],
-                            strict=True):
+    for a, b, ra, rb in zip(
+        d["in_id"], d["kr_id"], d["rank_for_in"], d["rank_for_kr"], strict=True
+    ):
         if ra:
             exp.setdefault(a, {})[ra] = b
         if rb:
             exp.setdefault(b, {})[rb] = a
-    same = sum(1 for pid, lst in tops.items()
-               if [exp.get(pid, {}).get(i + 1) for i in range(len(lst))] == lst)
-    return {"profiles_compared": len(tops), "identical_top10": same,
-            "identical_fraction": round(same / max(len(tops), 1), 4)}
+    same = sum(
+        1
+        for pid, lst in tops.items()
+        if [exp.get(pid, {}).get(i + 1) for i in range(len(lst))] == lst
+    )
+    return {
+        "profiles_compared": len(tops),
+        "identical_top10": same,
+        "identical_fraction": round(same / max(len(tops), 1), 4),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--registries", type=Path, nargs="*",
-                    default=[Path("bench/data/reg-10k"), Path("bench/data/reg-50k"),
-                             Path("bench/data/reg-100k")])
+    ap.add_argument(
+        "--registries",
+        type=Path,
+        nargs="*",
+        default=[
+            Path("bench/data/reg-10k"),
+            Path("bench/data/reg-50k"),
+            Path("bench/data/reg-100k"),
+        ],
+    )
     ap.add_argument("--naive-registry", type=Path, default=Path("bench/data/reg-2k"))
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument("--timeout", type=float, default=1200.0, help="per export, seconds")
     ap.add_argument("--naive-timeout", type=float, default=600.0)
-    ap.add_argument("--breakdown", action="store_true",
-                    help="also time export stages in-process (one extra export per registry)")
+    ap.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time export stages in-process (one extra export per registry)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the parquet files")
     ap.add_argument("--tag", default="", help="suffix of the result file name")
     a = ap.parse_args()
@@ -246,34 +282,43 @@ def main() -> None:
             log(f"  naive loop {naive['seconds']} s for {naive['requests']} requests")
             check = compare_tops(out, tops) if out.exists() else {}
             res["naive_vs_bulk"] = {
-                "registry": nreg.name, "profiles": profile_count(nreg), "bulk": bulk,
-                "naive": naive, "consistency": check,
-                "ratio_naive_over_bulk": round(naive["extrapolated_seconds_all"]
-                                               / bulk["seconds"], 2),
+                "registry": nreg.name,
+                "profiles": profile_count(nreg),
+                "bulk": bulk,
+                "naive": naive,
+                "consistency": check,
+                "ratio_naive_over_bulk": round(
+                    naive["extrapolated_seconds_all"] / bulk["seconds"], 2
+                ),
             }
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
     print()
-    print(f"{'registry':<12}{'profiles':>9}{'seconds':>9}{'rows':>10}{'file MiB':>9}"
-          f"{'peak MiB':>9}{'cpu s':>7}  target(<=60 s, <=2 GiB)")
+    print(
+        f"{'registry':<12}{'profiles':>9}{'seconds':>9}{'rows':>10}{'file MiB':>9}"
+        f"{'peak MiB':>9}{'cpu s':>7}  target(<=60 s, <=2 GiB)"
+    )
     for r in res["exports"]:
-        ok = (r["rc"] == 0 and r["seconds"] <= TARGET_S
-              and r["peak_rss_mib"] * 2**20 <= TARGET_BYTES)
-        print(f"{r['registry']:<12}{r['profiles']:>9}{r['seconds']:>9.1f}{r['rows'] or 0:>10}"
-              f"{r['file_mib'] or 0:>9.1f}{r['peak_rss_mib']:>9.1f}{r['cpu_user_s']:>7.0f}  "
-              + ("OK" if ok else ("FAILED rc=%s" % r["rc"] if r["rc"] else "MISS")))
+        ok = r["rc"] == 0 and r["seconds"] <= TARGET_S and r["peak_rss_mib"] * 2**20 <= TARGET_BYTES
+        print(
+            f"{r['registry']:<12}{r['profiles']:>9}{r['seconds']:>9.1f}{r['rows'] or 0:>10}"
+            f"{r['file_mib'] or 0:>9.1f}{r['peak_rss_mib']:>9.1f}{r['cpu_user_s']:>7.0f}  "
+            + ("OK" if ok else ("FAILED rc=%s" % r["rc"] if r["rc"] else "MISS"))
+        )
         if "breakdown" in r:
             b = r["breakdown"]
             print(f"{'':<12}stages: " + ", ".join(f"{k}={v}" for k, v in b.items()))
     if "naive_vs_bulk" in res:
         nb = res["naive_vs_bulk"]
-        print(f"\n{nb['registry']} ({nb['profiles']} profiles): bulk export {nb['bulk']['seconds']:.1f}"
-              f" s (CLI, incl. start-up) vs naive {nb['naive']['requests']} x GET /matches "
-              f"{nb['naive']['seconds']:.1f} s ({nb['naive']['ms_per_request']:.1f} ms each) "
-              f"-> naive/bulk = {nb['ratio_naive_over_bulk']:.1f}x; identical top-10: "
-              f"{nb['consistency'].get('identical_top10')}/{nb['consistency'].get('profiles_compared')}")
+        print(
+            f"\n{nb['registry']} ({nb['profiles']} profiles): bulk export {nb['bulk']['seconds']:.1f}"
+            f" s (CLI, incl. start-up) vs naive {nb['naive']['requests']} x GET /matches "
+            f"{nb['naive']['seconds']:.1f} s ({nb['naive']['ms_per_request']:.1f} ms each) "
+            f"-> naive/bulk = {nb['ratio_naive_over_bulk']:.1f}x; identical top-10: "
+            f"{nb['consistency'].get('identical_top10')}/{nb['consistency'].get('profiles_compared')}"
+        )
     res["targets"] = {"export_100k_s": TARGET_S, "export_100k_peak_bytes": TARGET_BYTES}
     write_result(f"export_scale{'-' + a.tag if a.tag else ''}", res)
 

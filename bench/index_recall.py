@@ -43,10 +43,14 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--nprobes", type=int, nargs="*", default=[8, 16, 32, 64])
     ap.add_argument("--sector", default="semiconductors")
-    ap.add_argument("--exact-max", type=int, default=1,
-                    help="per-country size above which IVF is used for the approximate variant "
-                         "(default 1 = always IVF; the service's Settings.index_exact_max is "
-                         "recorded in the results)")
+    ap.add_argument(
+        "--exact-max",
+        type=int,
+        default=1,
+        help="per-country size above which IVF is used for the approximate variant "
+        "(default 1 = always IVF; the service's Settings.index_exact_max is "
+        "recorded in the results)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tag", default="", help="suffix of the result file name")
     ap.add_argument("--max-seconds", type=float, default=1500.0)
@@ -61,38 +65,47 @@ def main() -> None:
     from embeddings.index import VectorIndex
     from service.config import Settings
     from service.db import create_db_engine, create_session_factory
+    from service.indexing.search import Filters, allowed_ids
     from service.indexing.service import MatchIndex, query_vector
-    from service.matching.service import Filters, allowed_ids, rank_profiles
+    from service.matching.ranking import rank_profiles
     from service.vocab import COUNTRIES, other_country
 
     s = Settings()
     exact_max = a.exact_max
     dim = model_dimension(s.resolved_model_path())
     sessions = create_session_factory(create_db_engine(s.resolved_database_url))
-    approx = MatchIndex(model=s.model_name, dim=dim, directory=data_dir / "index-unused",
-                        exact_max=exact_max, nprobe=s.index_nprobe)
+    approx = MatchIndex(
+        model=s.model_name,
+        dim=dim,
+        directory=data_dir / "index-unused",
+        exact_max=exact_max,
+        nprobe=s.index_nprobe,
+    )
     t = time.perf_counter()
     with sessions() as session:
         approx.rebuild(session)
     build_s = time.perf_counter() - t
     counts = approx.count()
     kinds = {c: approx.indexes[c].kind for c in COUNTRIES}
-    nlists = {c: int(approx.indexes[c]._index.nlist) if kinds[c] == "ivf" else None
-              for c in COUNTRIES}
+    nlists = {
+        c: int(approx.indexes[c]._index.nlist) if kinds[c] == "ivf" else None for c in COUNTRIES
+    }
     log(f"rebuilt from DB in {build_s:.1f} s: {counts}, kinds {kinds}, nlist {nlists}")
     if "ivf" not in kinds.values():
         log(f"WARNING: no country above exact_max={exact_max}; both variants are exact")
 
-    exact = MatchIndex(model=s.model_name, dim=dim, directory=data_dir / "index-unused",
-                       exact_max=10**12)
+    exact = MatchIndex(
+        model=s.model_name, dim=dim, directory=data_dir / "index-unused", exact_max=10**12
+    )
     exact.columns = approx.columns
     t = time.perf_counter()
     for c in COUNTRIES:
         ids = approx.indexes[c].ids()
         ids.sort()
         caps, needs = approx.vectors(ids)
-        exact.indexes[c] = VectorIndex.build(2 * dim, ids, np.concatenate([caps, needs], axis=1),
-                                             exact_max=10**12)
+        exact.indexes[c] = VectorIndex.build(
+            2 * dim, ids, np.concatenate([caps, needs], axis=1), exact_max=10**12
+        )
     flat_build_s = time.perf_counter() - t
     ivf_build = {}
     for c in COUNTRIES:  # time of the IVF build alone (train + add), as rebuild/serve pay it
@@ -100,8 +113,13 @@ def main() -> None:
             ids = approx.indexes[c].ids()
             caps, needs = approx.vectors(ids)
             t = time.perf_counter()
-            VectorIndex.build(2 * dim, ids, np.concatenate([caps, needs], axis=1),
-                              exact_max=exact_max, nprobe=s.index_nprobe)
+            VectorIndex.build(
+                2 * dim,
+                ids,
+                np.concatenate([caps, needs], axis=1),
+                exact_max=exact_max,
+                nprobe=s.index_nprobe,
+            )
             ivf_build[c] = round(time.perf_counter() - t, 1)
     log(f"flat twin built in {flat_build_s:.1f} s; IVF build (train+add) {ivf_build}")
 
@@ -112,12 +130,17 @@ def main() -> None:
         queries[c] = np.sort(rng.choice(ids, size=min(len(ids), a.queries // 2), replace=False))
     pool = s.candidate_pool
     qv = {c: query_vector(*approx.vectors(q)) for c, q in queries.items()}
-    sector_allowed = {c: allowed_ids(approx, other_country(c), Filters(sector=a.sector))
-                      for c in COUNTRIES}
+    sector_allowed = {
+        c: allowed_ids(approx, other_country(c), Filters(sector=a.sector)) for c in COUNTRIES
+    }
 
     def search_all(ix: MatchIndex, allowed: dict | None) -> dict[str, np.ndarray]:
-        return {c: ix.indexes[other_country(c)].search(
-            qv[c], pool, None if allowed is None else allowed[c])[1] for c in COUNTRIES}
+        return {
+            c: ix.indexes[other_country(c)].search(
+                qv[c], pool, None if allowed is None else allowed[c]
+            )[1]
+            for c in COUNTRIES
+        }
 
     def recall(got: dict, ref: dict) -> tuple[float, float]:
         vals = []
@@ -143,13 +166,15 @@ def main() -> None:
         n = 0
         for c in COUNTRIES:
             for st in range(0, len(qv[c]), 512):
-                ix.indexes[other_country(c)].search(qv[c][st:st + 512], pool)
-                n += len(qv[c][st:st + 512])
+                ix.indexes[other_country(c)].search(qv[c][st : st + 512], pool)
+                n += len(qv[c][st : st + 512])
         return n / (time.perf_counter() - t)
 
     def top10(ix: MatchIndex) -> dict[str, np.ndarray]:
-        return {c: rank_profiles(ix, queries[c], c, k=10, pool=pool, weights=s.weights).ids
-                for c in COUNTRIES}
+        return {
+            c: rank_profiles(ix, queries[c], c, k=10, pool=pool, weights=s.weights).ids
+            for c in COUNTRIES
+        }
 
     def top10_stats(got: dict, ref: dict) -> tuple[float, float]:
         rec, same = [], []
@@ -164,11 +189,21 @@ def main() -> None:
     ref_f = search_all(exact, sector_allowed)
     ref10 = top10(exact)
     lat = single_latency(exact)
-    rows = [{"variant": "flat (exact)", "nprobe": None, "recall_at_pool": 1.0,
-             "recall_at_pool_min": 1.0, "recall_filtered": 1.0, "top10_recall": 1.0,
-             "top10_identical": 1.0, "p50_ms": round(pct(lat, 50), 3),
-             "p99_ms": round(pct(lat, 99), 3), "mean_ms": round(float(np.mean(lat)), 3),
-             "batched_qps": round(batched_qps(exact), 1)}]
+    rows = [
+        {
+            "variant": "flat (exact)",
+            "nprobe": None,
+            "recall_at_pool": 1.0,
+            "recall_at_pool_min": 1.0,
+            "recall_filtered": 1.0,
+            "top10_recall": 1.0,
+            "top10_identical": 1.0,
+            "p50_ms": round(pct(lat, 50), 3),
+            "p99_ms": round(pct(lat, 99), 3),
+            "mean_ms": round(float(np.mean(lat)), 3),
+            "batched_qps": round(batched_qps(exact), 1),
+        }
+    ]
     log(f"flat: p50 {rows[0]['p50_ms']} ms/query")
     for nprobe in a.nprobes:
         if time.perf_counter() - t_start > a.max_seconds:
@@ -186,39 +221,64 @@ def main() -> None:
         lat = single_latency(approx)
         t10, same = top10_stats(top10(approx), ref10)
         filled = float(np.mean([(g >= 0).sum(axis=1).mean() for g in got_f.values()]))
-        rows.append({"variant": "ivf" if "ivf" in kinds.values() else "flat", "nprobe": nprobe,
-                     "recall_at_pool": round(r_mean, 4), "recall_at_pool_min": round(r_min, 4),
-                     "recall_filtered": round(rf_mean, 4),
-                     "filtered_results_per_query": round(filled, 1),
-                     "top10_recall": round(t10, 4), "top10_identical": round(same, 4),
-                     "p50_ms": round(pct(lat, 50), 3), "p99_ms": round(pct(lat, 99), 3),
-                     "mean_ms": round(float(np.mean(lat)), 3),
-                     "batched_qps": round(batched_qps(approx), 1)})
+        rows.append(
+            {
+                "variant": "ivf" if "ivf" in kinds.values() else "flat",
+                "nprobe": nprobe,
+                "recall_at_pool": round(r_mean, 4),
+                "recall_at_pool_min": round(r_min, 4),
+                "recall_filtered": round(rf_mean, 4),
+                "filtered_results_per_query": round(filled, 1),
+                "top10_recall": round(t10, 4),
+                "top10_identical": round(same, 4),
+                "p50_ms": round(pct(lat, 50), 3),
+                "p99_ms": round(pct(lat, 99), 3),
+                "mean_ms": round(float(np.mean(lat)), 3),
+                "batched_qps": round(batched_qps(approx), 1),
+            }
+        )
         log(f"nprobe {nprobe}: {rows[-1]}")
 
     sel = {c: len(v) for c, v in sector_allowed.items()}
-    res |= {"command": "python bench/index_recall.py " + " ".join(sys.argv[1:]),
-            "registry": str(data_dir), "counts": counts, "kinds": kinds, "nlist": nlists,
-            "exact_max": exact_max,
-            "service_index_exact_max": s.index_exact_max, "service_nprobe_default": s.index_nprobe, "pool": pool,
-            "queries": {c: len(q) for c, q in queries.items()},
-            "sector_filter": {"sector": a.sector, "allowed_candidates": sel},
-            "rebuild_from_db_s": round(build_s, 1), "ivf_build_s": ivf_build,
-            "faiss_omp_threads": __import__("faiss").omp_get_max_threads(),
-            "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"), "rows": rows}
+    res |= {
+        "command": "python bench/index_recall.py " + " ".join(sys.argv[1:]),
+        "registry": str(data_dir),
+        "counts": counts,
+        "kinds": kinds,
+        "nlist": nlists,
+        "exact_max": exact_max,
+        "service_index_exact_max": s.index_exact_max,
+        "service_nprobe_default": s.index_nprobe,
+        "pool": pool,
+        "queries": {c: len(q) for c, q in queries.items()},
+        "sector_filter": {"sector": a.sector, "allowed_candidates": sel},
+        "rebuild_from_db_s": round(build_s, 1),
+        "ivf_build_s": ivf_build,
+        "faiss_omp_threads": __import__("faiss").omp_get_max_threads(),
+        "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
+        "rows": rows,
+    }
     print()
-    print(f"registry {data_dir.name}: {counts}, index kinds {kinds}, nlist {nlists}, "
-          f"{sum(len(q) for q in queries.values())} queries, pool={pool}; "
-          f"sector filter '{a.sector}' allows {sel} candidates")
-    print(f"{'variant':<14}{'nprobe':>7}{'R@100':>8}{'minR':>7}{'R@100 flt':>10}{'top10 R':>9}"
-          f"{'top10 =':>9}{'p50 ms':>8}{'p99 ms':>8}{'batch q/s':>10}")
+    print(
+        f"registry {data_dir.name}: {counts}, index kinds {kinds}, nlist {nlists}, "
+        f"{sum(len(q) for q in queries.values())} queries, pool={pool}; "
+        f"sector filter '{a.sector}' allows {sel} candidates"
+    )
+    print(
+        f"{'variant':<14}{'nprobe':>7}{'R@100':>8}{'minR':>7}{'R@100 flt':>10}{'top10 R':>9}"
+        f"{'top10 =':>9}{'p50 ms':>8}{'p99 ms':>8}{'batch q/s':>10}"
+    )
     for r in rows:
-        print(f"{r['variant']:<14}{str(r['nprobe'] or '-'):>7}{r['recall_at_pool']:>8.3f}"
-              f"{r['recall_at_pool_min']:>7.2f}{r['recall_filtered']:>10.3f}"
-              f"{r['top10_recall']:>9.3f}{r['top10_identical']:>9.3f}{r['p50_ms']:>8.2f}"
-              f"{r['p99_ms']:>8.2f}{r['batched_qps']:>10.0f}")
-    print("R@100 = recall of the IVF candidate pool vs exact; flt = with the sector IDSelector; "
-          "top10 R / = : recall / identical lists after exact re-ranking (rank_profiles)")
+        print(
+            f"{r['variant']:<14}{str(r['nprobe'] or '-'):>7}{r['recall_at_pool']:>8.3f}"
+            f"{r['recall_at_pool_min']:>7.2f}{r['recall_filtered']:>10.3f}"
+            f"{r['top10_recall']:>9.3f}{r['top10_identical']:>9.3f}{r['p50_ms']:>8.2f}"
+            f"{r['p99_ms']:>8.2f}{r['batched_qps']:>10.0f}"
+        )
+    print(
+        "R@100 = recall of the IVF candidate pool vs exact; flt = with the sector IDSelector; "
+        "top10 R / = : recall / identical lists after exact re-ranking (rank_profiles)"
+    )
     write_result(f"index_recall-{data_dir.name}{'-' + a.tag if a.tag else ''}", res)
 
 

@@ -60,8 +60,9 @@ from _common import (
 TARGETS = {"matches_p50_ms": 20.0, "matches_p99_ms": 100.0, "pairings_s": 5.0}
 
 
-def load_phase(base: str, ids: list[str], clients: int, duration: float, warmup: float,
-               limit: int, seed: int) -> dict:
+def load_phase(
+    base: str, ids: list[str], clients: int, duration: float, warmup: float, limit: int, seed: int
+) -> dict:
     lat: list[float] = []
     errors: dict[str, int] = {}
     lock = threading.Lock()
@@ -114,17 +115,23 @@ def load_phase(base: str, ids: list[str], clients: int, duration: float, warmup:
         "driver": "python-httpx-threads",
         "client_cpu_ms_per_request": round(1000 * cpu / max(1, len(ms) + counts["err"]), 2),
         "connections_per_worker": split,
-        "clients": clients, "duration_s": round(wall, 1), "requests_ok": counts["ok"],
-        "errors": counts["err"], "error_kinds": errors,
+        "clients": clients,
+        "duration_s": round(wall, 1),
+        "requests_ok": counts["ok"],
+        "errors": counts["err"],
+        "error_kinds": errors,
         "throughput_rps": round(counts["ok"] / wall, 1) if wall > 0 else 0.0,
-        "p50_ms": round(pct(ms, 50), 1), "p90_ms": round(pct(ms, 90), 1),
-        "p99_ms": round(pct(ms, 99), 1), "max_ms": round(max(ms), 1) if ms else None,
+        "p50_ms": round(pct(ms, 50), 1),
+        "p90_ms": round(pct(ms, 90), 1),
+        "p99_ms": round(pct(ms, 99), 1),
+        "max_ms": round(max(ms), 1) if ms else None,
         "mean_ms": round(sum(ms) / len(ms), 1) if ms else None,
     }
 
 
-def wrk_phase(base: str, ids: list[str], clients: int, duration: float, warmup: float,
-              limit: int, seed: int) -> dict:
+def wrk_phase(
+    base: str, ids: list[str], clients: int, duration: float, warmup: float, limit: int, seed: int
+) -> dict:
     """The same requests driven by wrk (bench/wrk_matches.lua): one C event-loop thread holding
     ``clients`` keep-alive connections, each sending its next request when the last returns."""
     wrk = shutil.which("wrk")
@@ -136,13 +143,31 @@ def wrk_phase(base: str, ids: list[str], clients: int, duration: float, warmup: 
     script = str(ROOT / "bench" / "wrk_matches.lua")
     try:
         if warmup > 0:
-            subprocess.run([wrk, "-t1", f"-c{clients}", f"-d{max(1, round(warmup))}s", "-s",
-                            script, base], env=env, capture_output=True, timeout=warmup + 60)
+            subprocess.run(
+                [wrk, "-t1", f"-c{clients}", f"-d{max(1, round(warmup))}s", "-s", script, base],
+                env=env,
+                capture_output=True,
+                timeout=warmup + 60,
+            )
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         split = connection_split(base, duration / 2)
-        out = subprocess.run([wrk, "-t1", f"-c{clients}", f"-d{round(duration)}s", "--timeout",
-                              "30s", "-s", script, base], env=env, capture_output=True, text=True,
-                             timeout=duration + 120)
+        out = subprocess.run(
+            [
+                wrk,
+                "-t1",
+                f"-c{clients}",
+                f"-d{round(duration)}s",
+                "--timeout",
+                "30s",
+                "-s",
+                script,
+                base,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=duration + 120,
+        )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
         os.unlink(f.name)
@@ -153,14 +178,19 @@ def wrk_phase(base: str, ids: list[str], clients: int, duration: float, warmup: 
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     errors = sum(v for k, v in r.items() if k.startswith("errors_"))
     return {
-        "driver": "wrk", "client_cpu_ms_per_request": round(1000 * cpu / max(1, r["requests"]), 3),
+        "driver": "wrk",
+        "client_cpu_ms_per_request": round(1000 * cpu / max(1, r["requests"]), 3),
         "connections_per_worker": split,
-        "clients": clients, "duration_s": round(r["duration_s"], 1),
-        "requests_ok": r["requests"] - r["errors_status"], "errors": errors,
+        "clients": clients,
+        "duration_s": round(r["duration_s"], 1),
+        "requests_ok": r["requests"] - r["errors_status"],
+        "errors": errors,
         "error_kinds": {k: v for k, v in r.items() if k.startswith("errors_") and v},
         "throughput_rps": round(r["requests"] / r["duration_s"], 1),
-        "p50_ms": round(r["p50_ms"], 1), "p90_ms": round(r["p90_ms"], 1),
-        "p99_ms": round(r["p99_ms"], 1), "max_ms": round(r["max_ms"], 1),
+        "p50_ms": round(r["p50_ms"], 1),
+        "p90_ms": round(r["p90_ms"], 1),
+        "p99_ms": round(r["p99_ms"], 1),
+        "max_ms": round(r["max_ms"], 1),
         "mean_ms": round(r["mean_ms"], 1),
     }
 
@@ -178,10 +208,17 @@ def pairings(base: str, sector: str, limit: int, runs: int, timeout: float) -> d
                 codes.append(type(exc).__name__)
                 counts.append(0)
             times.append(time.perf_counter() - t)
-            log(f"  pairings run {i + 1}: {times[-1]:.2f} s, status {codes[-1]}, "
-                f"{counts[-1]} pairs")
-    return {"sector": sector, "limit": limit, "runs_s": [round(x, 3) for x in times],
-            "median_s": round(median(times), 3), "status": codes, "pairs_returned": counts}
+            log(
+                f"  pairings run {i + 1}: {times[-1]:.2f} s, status {codes[-1]}, {counts[-1]} pairs"
+            )
+    return {
+        "sector": sector,
+        "limit": limit,
+        "runs_s": [round(x, 3) for x in times],
+        "median_s": round(median(times), 3),
+        "status": codes,
+        "pairs_returned": counts,
+    }
 
 
 def main() -> None:
@@ -198,10 +235,18 @@ def main() -> None:
     ap.add_argument("--pairings-timeout", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--no-wrk", action="store_true",
-                    help="skip the wrk phase (the Python-client phase then gives the verdict)")
-    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra server environment, e.g. OMP_NUM_THREADS=1 (repeatable)")
+    ap.add_argument(
+        "--no-wrk",
+        action="store_true",
+        help="skip the wrk phase (the Python-client phase then gives the verdict)",
+    )
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra server environment, e.g. OMP_NUM_THREADS=1 (repeatable)",
+    )
     ap.add_argument("--tag", default="", help="suffix of the result file name")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-seconds", type=float, default=1800.0, help="hard cap of the run")
@@ -215,23 +260,34 @@ def main() -> None:
     ids = profile_ids(data_dir)
     log(f"registry {data_dir.name}: {n} profiles")
     extra = dict(kv.split("=", 1) for kv in a.env)
-    watchdog = threading.Timer(a.max_seconds, lambda: (log("max-seconds reached; aborting"),
-                                                       __import__("os")._exit(3)))
+    watchdog = threading.Timer(
+        a.max_seconds, lambda: (log("max-seconds reached; aborting"), __import__("os")._exit(3))
+    )
     watchdog.daemon = True
     watchdog.start()
-    res = {**info, "registry": str(data_dir), "profiles": n, "workers": a.workers,
-           "server_extra_env": extra, "command": "python bench/latency.py " + " ".join(__import__("sys").argv[1:]),
-           "targets": TARGETS}
+    res = {
+        **info,
+        "registry": str(data_dir),
+        "profiles": n,
+        "workers": a.workers,
+        "server_extra_env": extra,
+        "command": "python bench/latency.py " + " ".join(__import__("sys").argv[1:]),
+        "targets": TARGETS,
+    }
 
     if not a.no_baseline:
         empty = ROOT / "bench" / "data" / "empty"
         with Server(empty, workers=a.workers, extra_env=extra, log_name="latency-empty") as s:
             time.sleep(1.0)
-            res["empty_registry"] = {"ready_s": round(s.ready_s, 2),
-                                     "rss_mib": round(s.rss_kib() / 1024, 1),
-                                     "hwm_mib": round(s.hwm_kib() / 1024, 1)}
-        log(f"empty registry: ready in {s.ready_s:.2f} s, RSS "
-            f"{res['empty_registry']['rss_mib']} MiB")
+            res["empty_registry"] = {
+                "ready_s": round(s.ready_s, 2),
+                "rss_mib": round(s.rss_kib() / 1024, 1),
+                "hwm_mib": round(s.hwm_kib() / 1024, 1),
+            }
+        log(
+            f"empty registry: ready in {s.ready_s:.2f} s, RSS "
+            f"{res['empty_registry']['rss_mib']} MiB"
+        )
 
     srv = Server(data_dir, workers=a.workers, extra_env=extra, log_name=f"latency-{data_dir.name}")
     try:
@@ -240,46 +296,60 @@ def main() -> None:
             # The saved index was missing/stale/of another kind (e.g. written by another
             # process or code version): the server rebuilt it and saves it at shutdown. Restart
             # once so the figures are those of a normal start (load, not rebuild).
-            log(f"server rebuilt the index at start ({ready:.1f} s); restarting to measure a "
-                "normal load")
+            log(
+                f"server rebuilt the index at start ({ready:.1f} s); restarting to measure a "
+                "normal load"
+            )
             res["first_start_rebuilt_s"] = round(ready, 2)
             srv.stop()
-            srv = Server(data_dir, workers=a.workers, extra_env=extra,
-                         log_name=f"latency-{data_dir.name}")
+            srv = Server(
+                data_dir, workers=a.workers, extra_env=extra, log_name=f"latency-{data_dir.name}"
+            )
             ready = srv.start()
         time.sleep(1.0)
         rss_ready = srv.rss_kib()
         first = srv.rss_timeline[0][1] if srv.rss_timeline else 0
-        log(f"registry server ready in {ready:.2f} s ({srv.readyz.get('profiles')}), "
-            f"RSS {rss_ready / 1024:.1f} MiB, peak {srv.hwm_kib() / 1024:.1f} MiB")
+        log(
+            f"registry server ready in {ready:.2f} s ({srv.readyz.get('profiles')}), "
+            f"RSS {rss_ready / 1024:.1f} MiB, peak {srv.hwm_kib() / 1024:.1f} MiB"
+        )
         rebuilt = "rebuilding the search index" in srv.log_path.read_text(errors="replace")
         if rebuilt:
-            log("NOTE: the server REBUILT the index at start (saved index missing/stale or of "
-                "another kind); ready time includes the rebuild. Run build_registry --reindex.")
+            log(
+                "NOTE: the server REBUILT the index at start (saved index missing/stale or of "
+                "another kind); ready time includes the rebuild. Run build_registry --reindex."
+            )
         res["server"] = {
-            "command": " ".join(srv.cmd()), "index_rebuilt_at_start": rebuilt,
-            "ready_s": round(ready, 2), "readyz": srv.readyz,
+            "command": " ".join(srv.cmd()),
+            "index_rebuilt_at_start": rebuilt,
+            "ready_s": round(ready, 2),
+            "readyz": srv.readyz,
             "rss_first_sample_mib": round(first / 1024, 1),
             "rss_ready_mib": round(rss_ready / 1024, 1),
             "hwm_after_start_mib": round(srv.hwm_kib() / 1024, 1),
-            "rss_timeline_mib": [(round(t, 1), round(k / 1024, 1))
-                                 for t, k in srv.rss_timeline[:: max(1, len(srv.rss_timeline)
-                                                                     // 40)]],
+            "rss_timeline_mib": [
+                (round(t, 1), round(k / 1024, 1))
+                for t, k in srv.rss_timeline[:: max(1, len(srv.rss_timeline) // 40)]
+            ],
         }
         log(f"sequential phase: 1 client, {a.seq_duration:.0f} s")
-        res["matches_sequential"] = load_phase(srv.base, ids, 1, a.seq_duration, a.warmup,
-                                               a.limit, a.seed)
+        res["matches_sequential"] = load_phase(
+            srv.base, ids, 1, a.seq_duration, a.warmup, a.limit, a.seed
+        )
         if not a.no_wrk:
             log(f"concurrent phase, wrk: {a.clients} connections, {a.duration:.0f} s")
-            res["matches_concurrent_wrk"] = wrk_phase(srv.base, ids, a.clients, a.duration,
-                                                      a.warmup, a.limit, a.seed + 2)
+            res["matches_concurrent_wrk"] = wrk_phase(
+                srv.base, ids, a.clients, a.duration, a.warmup, a.limit, a.seed + 2
+            )
         log(f"concurrent phase, Python threads: {a.clients} clients, {a.duration:.0f} s")
-        res["matches_concurrent"] = load_phase(srv.base, ids, a.clients, a.duration, a.warmup,
-                                               a.limit, a.seed + 1)
+        res["matches_concurrent"] = load_phase(
+            srv.base, ids, a.clients, a.duration, a.warmup, a.limit, a.seed + 1
+        )
         res["server"]["rss_after_matches_mib"] = round(srv.rss_kib() / 1024, 1)
         log(f"pairings: sector={a.sector} limit={a.pairings_limit}, {a.pairings_runs} runs")
-        res["pairings"] = pairings(srv.base, a.sector, a.pairings_limit, a.pairings_runs,
-                                   a.pairings_timeout)
+        res["pairings"] = pairings(
+            srv.base, a.sector, a.pairings_limit, a.pairings_runs, a.pairings_timeout
+        )
         res["server"]["rss_end_mib"] = round(srv.rss_kib() / 1024, 1)
         res["server"]["hwm_end_mib"] = round(srv.hwm_kib() / 1024, 1)
     finally:
@@ -289,40 +359,58 @@ def main() -> None:
     per = {"rss_ready_per_profile_kib": round(s["rss_ready_mib"] * 1024 / n, 2)}
     if "empty_registry" in res:
         per["marginal_per_profile_kib"] = round(
-            (s["rss_ready_mib"] - res["empty_registry"]["rss_mib"]) * 1024 / n, 2)
+            (s["rss_ready_mib"] - res["empty_registry"]["rss_mib"]) * 1024 / n, 2
+        )
     res["memory_per_profile"] = per | {
         "note": "VmRSS of the serve process after /readyz (1 s settle); marginal = minus the "
-                "RSS of the same server over an empty registry (Python + libraries + ONNX model)"}
+        "RSS of the same server over an empty registry (Python + libraries + ONNX model)"
+    }
 
     # -- table ---------------------------------------------------------------------------
     print()
-    print(f"registry {data_dir.name}: {n} profiles, workers={a.workers}, env {extra}, "
-          f"loadavg now {tuple(round(x, 2) for x in __import__('os').getloadavg())}")
+    print(
+        f"registry {data_dir.name}: {n} profiles, workers={a.workers}, env {extra}, "
+        f"loadavg now {tuple(round(x, 2) for x in __import__('os').getloadavg())}"
+    )
     if "empty_registry" in res:
         e = res["empty_registry"]
         print(f"  empty-registry server : ready {e['ready_s']:.2f} s, RSS {e['rss_mib']:.1f} MiB")
     print(f"  registry server       : ready {s['ready_s']:.2f} s (process start -> /readyz 200)")
-    print(f"  RSS first sample / ready / after matches / end : {s['rss_first_sample_mib']:.1f} / "
-          f"{s['rss_ready_mib']:.1f} / {s['rss_after_matches_mib']:.1f} / {s['rss_end_mib']:.1f}"
-          f" MiB (peak {s['hwm_end_mib']:.1f})")
-    print(f"  per profile           : {per['rss_ready_per_profile_kib']:.2f} KiB total"
-          + (f", {per['marginal_per_profile_kib']:.2f} KiB marginal" if "marginal_per_profile_kib"
-             in per else ""))
+    print(
+        f"  RSS first sample / ready / after matches / end : {s['rss_first_sample_mib']:.1f} / "
+        f"{s['rss_ready_mib']:.1f} / {s['rss_after_matches_mib']:.1f} / {s['rss_end_mib']:.1f}"
+        f" MiB (peak {s['hwm_end_mib']:.1f})"
+    )
+    print(
+        f"  per profile           : {per['rss_ready_per_profile_kib']:.2f} KiB total"
+        + (
+            f", {per['marginal_per_profile_kib']:.2f} KiB marginal"
+            if "marginal_per_profile_kib" in per
+            else ""
+        )
+    )
     print()
-    print(f"{'GET /matches limit=' + str(a.limit):<28}{'clients':>8}{'reqs':>8}{'err':>6}"
-          f"{'rps':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-          f"{'client CPU ms/req':>19}{'conns/worker':>14}")
+    print(
+        f"{'GET /matches limit=' + str(a.limit):<28}{'clients':>8}{'reqs':>8}{'err':>6}"
+        f"{'rps':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'client CPU ms/req':>19}{'conns/worker':>14}"
+    )
     phases = ("matches_sequential", "matches_concurrent_wrk", "matches_concurrent")
     for name in (x for x in phases if x in res):
         m = res[name]
-        print(f"{name:<28}{m['clients']:>8}{m['requests_ok']:>8}{m['errors']:>6}"
-              f"{m['throughput_rps']:>8.1f}{m['p50_ms']:>9.1f}{m['p90_ms']:>9.1f}"
-              f"{m['p99_ms']:>9.1f}{(m['max_ms'] or 0):>9.1f}"
-              f"{m['client_cpu_ms_per_request']:>19.2f}"
-              f"{'/'.join(map(str, m.get('connections_per_worker') or [])) or '-':>14}")
+        print(
+            f"{name:<28}{m['clients']:>8}{m['requests_ok']:>8}{m['errors']:>6}"
+            f"{m['throughput_rps']:>8.1f}{m['p50_ms']:>9.1f}{m['p90_ms']:>9.1f}"
+            f"{m['p99_ms']:>9.1f}{(m['max_ms'] or 0):>9.1f}"
+            f"{m['client_cpu_ms_per_request']:>19.2f}"
+            f"{'/'.join(map(str, m.get('connections_per_worker') or [])) or '-':>14}"
+        )
     p = res["pairings"]
-    print(f"\nGET /pairings sector={p['sector']} limit={p['limit']}: runs "
-          + ", ".join(f"{x:.2f}" for x in p["runs_s"]) + f" s; median {p['median_s']:.2f} s")
+    print(
+        f"\nGET /pairings sector={p['sector']} limit={p['limit']}: runs "
+        + ", ".join(f"{x:.2f}" for x in p["runs_s"])
+        + f" s; median {p['median_s']:.2f} s"
+    )
     mc = res.get("matches_concurrent_wrk", res["matches_concurrent"])
     verdict = {
         "matches_p50": mc["p50_ms"] <= TARGETS["matches_p50_ms"],
@@ -330,10 +418,12 @@ def main() -> None:
         "pairings": p["median_s"] <= TARGETS["pairings_s"],
     }
     res["meets_targets"] = verdict
-    print(f"targets (concurrent phase, {mc['driver']}): p50<=20 ms "
-          f"{'OK' if verdict['matches_p50'] else 'MISS'}, p99<=100 ms "
-          f"{'OK' if verdict['matches_p99'] else 'MISS'}; pairings<=5 s "
-          f"{'OK' if verdict['pairings'] else 'MISS'}")
+    print(
+        f"targets (concurrent phase, {mc['driver']}): p50<=20 ms "
+        f"{'OK' if verdict['matches_p50'] else 'MISS'}, p99<=100 ms "
+        f"{'OK' if verdict['matches_p99'] else 'MISS'}; pairings<=5 s "
+        f"{'OK' if verdict['pairings'] else 'MISS'}"
+    )
     write_result(f"latency-{data_dir.name}{'-' + a.tag if a.tag else ''}", res)
 
 

@@ -89,11 +89,17 @@ from _common import (  # noqa: E402
 
 TARGETS = {"server_5xx": 0, "lost_writes": 0, "matches_p99_ms": 250.0}
 ENDPOINTS = ("GET matches", "GET profile", "GET list", "POST profile", "PATCH profile")
-MIX = (("GET matches", 70), ("GET profile", 10), ("GET list", 10), ("POST profile", 7),
-       ("PATCH profile", 3))
+MIX = (
+    ("GET matches", 70),
+    ("GET profile", 10),
+    ("GET list", 10),
+    ("POST profile", 7),
+    ("PATCH profile", 3),
+)
 
 
 # -- registry copy ---------------------------------------------------------------------------
+
 
 def copy_registry(src: Path) -> Path:
     dst = Path(tempfile.mkdtemp(prefix=f"load-{src.name}-", dir=ROOT / "bench" / "data"))
@@ -103,8 +109,9 @@ def copy_registry(src: Path) -> Path:
         files.append(wal)  # the -shm is rebuilt by SQLite from the WAL
     subprocess.run(["cp", "--reflink=auto", *map(str, files), str(dst)], check=True)
     if (src / "index").is_dir():
-        subprocess.run(["cp", "-r", "--reflink=auto", str(src / "index"), str(dst / "index")],
-                       check=True)
+        subprocess.run(
+            ["cp", "-r", "--reflink=auto", str(src / "index"), str(dst / "index")], check=True
+        )
     models = src / "models"
     if models.is_symlink():
         (dst / "models").symlink_to(os.readlink(models), target_is_directory=True)
@@ -135,11 +142,13 @@ def child_pids(pid: int) -> list[int]:
 
 # -- shared run state ------------------------------------------------------------------------
 
+
 class Created:
     __slots__ = ("id", "key", "name", "country", "lock", "city", "needs", "patched", "unsure")
 
-    def __init__(self, pid: str, key: str, name: str, country: str, city: str | None,
-                 needs: str) -> None:
+    def __init__(
+        self, pid: str, key: str, name: str, country: str, city: str | None, needs: str
+    ) -> None:
         self.id, self.key, self.name, self.country = pid, key, name, country
         self.city, self.needs = city, needs
         self.lock = threading.Lock()
@@ -189,6 +198,7 @@ class Stats:
 
 # -- the client loop -------------------------------------------------------------------------
 
+
 class LeanResponse:
     def __init__(self, status_code: int, content: bytes, path: str) -> None:
         self.status_code = status_code
@@ -225,9 +235,16 @@ class LeanClient:
         if self.conn is not None:
             self.conn.close()
 
-    def request(self, method: str, path: str, *, params: dict | None = None,
-                json: object = None, headers: dict | None = None,
-                timeout: float | None = None) -> LeanResponse:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json: object = None,
+        headers: dict | None = None,
+        timeout: float | None = None,
+    ) -> LeanResponse:
         if params:
             path += "?" + urllib.parse.urlencode(params)
         hdrs = dict(headers or {})
@@ -273,8 +290,18 @@ def pick_id(rng: random.Random, run: Run) -> tuple[str, bool]:
     return rng.choice(run.ids), False
 
 
-def client(n: int, base: str, admin: str, run: Run, stats: Stats, end: float, grace: float,
-           seed: int, sectors: tuple[str, ...], kind: str = "stdlib") -> None:
+def client(
+    n: int,
+    base: str,
+    admin: str,
+    run: Run,
+    stats: Stats,
+    end: float,
+    grace: float,
+    seed: int,
+    sectors: tuple[str, ...],
+    kind: str = "stdlib",
+) -> None:
     rng = random.Random(seed * 1000 + n)
     names = [e for e, _ in MIX]
     weights = [w for _, w in MIX]
@@ -302,8 +329,12 @@ def client(n: int, base: str, admin: str, run: Run, stats: Stats, end: float, gr
             try:
                 if ep == "GET matches":
                     pid, new = pick_id(rng, run)
-                    r = c.get(f"/v1/profiles/{pid}/matches", params={"limit": 10},
-                              headers={"X-API-Key": admin}, timeout=timeout)
+                    r = c.get(
+                        f"/v1/profiles/{pid}/matches",
+                        params={"limit": 10},
+                        headers={"X-API-Key": admin},
+                        timeout=timeout,
+                    )
                 elif ep == "GET profile":
                     pid, new = pick_id(rng, run)
                     r = c.get(f"/v1/profiles/{pid}", timeout=timeout)
@@ -322,11 +353,14 @@ def client(n: int, base: str, admin: str, run: Run, stats: Stats, end: float, gr
                     body = {"city": f"Loadtown {rng.randrange(10**9)}"}
                     if rng.random() < 0.25:
                         other = rng.choice(run.pool)["needs"]
-                        body["needs"] = (f"{other} We would also run a pilot line in "
-                                         f"{body['city']}.")
+                        body["needs"] = f"{other} We would also run a pilot line in {body['city']}."
                     try:
-                        r = c.patch(f"/v1/profiles/{target.id}", json=body,
-                                    headers={"X-API-Key": target.key}, timeout=timeout)
+                        r = c.patch(
+                            f"/v1/profiles/{target.id}",
+                            json=body,
+                            headers={"X-API-Key": target.key},
+                            timeout=timeout,
+                        )
                     except TRANSPORT_ERRORS:
                         target.unsure = True
                         target.lock.release()
@@ -348,19 +382,33 @@ def client(n: int, base: str, admin: str, run: Run, stats: Stats, end: float, gr
                     if len(run.unexpected) < 20:
                         url = request_path(r)
                         seg = url.split("?")[0].split("/")
-                        rec = next((x for x in run.created
-                                    if len(seg) > 3 and seg[3] == x.id), None)
-                        run.unexpected.append({
-                            "t_s": round(t - stats.t0, 2), "endpoint": ep, "url": url,
-                            "status": code, "ms": round(dt * 1000, 1), "body": r.text[:200],
-                            "created_in_run": rec is not None,
-                            "patches_acknowledged_so_far": rec.patched if rec else None,
-                            "patch_in_flight": rec.lock.locked() if rec else None})
+                        rec = next(
+                            (x for x in run.created if len(seg) > 3 and seg[3] == x.id), None
+                        )
+                        run.unexpected.append(
+                            {
+                                "t_s": round(t - stats.t0, 2),
+                                "endpoint": ep,
+                                "url": url,
+                                "status": code,
+                                "ms": round(dt * 1000, 1),
+                                "body": r.text[:200],
+                                "created_in_run": rec is not None,
+                                "patches_acknowledged_so_far": rec.patched if rec else None,
+                                "patch_in_flight": rec.lock.locked() if rec else None,
+                            }
+                        )
             if ep == "POST profile":
                 if code == 201:
                     j = r.json()
-                    rec = Created(j["id"], j["api_key"], body["name"], body["country"],
-                                  body.get("city"), body["needs"])
+                    rec = Created(
+                        j["id"],
+                        j["api_key"],
+                        body["name"],
+                        body["country"],
+                        body.get("city"),
+                        body["needs"],
+                    )
                     with run.lock:
                         run.created.append(rec)
                         if j["name"] != body["name"]:
@@ -378,7 +426,8 @@ def client(n: int, base: str, admin: str, run: Run, stats: Stats, end: float, gr
                             target.needs = body["needs"]
                         target.patched += 1
                         if j.get("city") != body["city"] or (
-                                "needs" in body and j.get("needs") != body["needs"]):
+                            "needs" in body and j.get("needs") != body["needs"]
+                        ):
                             with run.lock:
                                 run.mismatch.append(f"PATCH {target.id}: response differs")
                     elif code >= 500:
@@ -388,6 +437,7 @@ def client(n: int, base: str, admin: str, run: Run, stats: Stats, end: float, gr
 
 
 # -- verification ----------------------------------------------------------------------------
+
 
 def readyz_all(base: str, workers: int, expect: int, slack: int, timeout: float) -> dict:
     """Poll /readyz on fresh connections until every worker has been seen with the expected
@@ -408,10 +458,13 @@ def readyz_all(base: str, workers: int, expect: int, slack: int, timeout: float)
         if len(seen) >= workers and len(ok) == len(seen):
             break
         time.sleep(0.05)
-    return {"per_worker": {str(k): v for k, v in seen.items()}, "expected": expect,
-            "expected_max": expect + slack, "polls": polls,
-            "ok": len(seen) >= workers and all(expect <= n <= expect + slack
-                                               for n in seen.values())}
+    return {
+        "per_worker": {str(k): v for k, v in seen.items()},
+        "expected": expect,
+        "expected_max": expect + slack,
+        "polls": polls,
+        "ok": len(seen) >= workers and all(expect <= n <= expect + slack for n in seen.values()),
+    }
 
 
 def sentence_cache_lookups(base: str) -> dict:
@@ -441,8 +494,11 @@ def verify_created(base: str, admin: str, created: list[Created], threads: int) 
             for attempt in range(2):
                 try:
                     g = c.get(f"/v1/profiles/{rec.id}")
-                    m = c.get(f"/v1/profiles/{rec.id}/matches", params={"limit": 10},
-                              headers={"X-API-Key": admin})
+                    m = c.get(
+                        f"/v1/profiles/{rec.id}/matches",
+                        params={"limit": 10},
+                        headers={"X-API-Key": admin},
+                    )
                     break
                 except httpx.HTTPError as exc:
                     if attempt:
@@ -470,21 +526,32 @@ def verify_created(base: str, admin: str, created: list[Created], threads: int) 
     with ThreadPoolExecutor(threads) as ex:
         list(ex.map(one, created))
     patched = [r for r in created if r.patched]
-    return {"checked": len(created), "status": dict(codes),
-            "not_readable": lost_get, "not_in_index": lost_index,
-            "patched_profiles": len(patched),
-            "patches_acknowledged": sum(r.patched for r in created),
-            "patched_unsure_excluded": sum(r.unsure for r in created),
-            "not_reflected": wrong}
+    return {
+        "checked": len(created),
+        "status": dict(codes),
+        "not_readable": lost_get,
+        "not_in_index": lost_index,
+        "patched_profiles": len(patched),
+        "patches_acknowledged": sum(r.patched for r in created),
+        "patched_unsure_excluded": sum(r.unsure for r in created),
+        "not_reflected": wrong,
+    }
 
 
 def timeline(stats: Stats, ep: str, bucket: float) -> list[dict]:
     buckets: dict[int, list[float]] = {}
     for t, ms in zip(stats.at[ep], stats.lat[ep], strict=True):
         buckets.setdefault(int(t // bucket), []).append(ms)
-    return [{"from_s": round(b * bucket), "requests": len(v), "p50_ms": round(pct(v, 50), 1),
-             "p99_ms": round(pct(v, 99), 1), "max_ms": round(max(v), 1)}
-            for b, v in sorted(buckets.items())]
+    return [
+        {
+            "from_s": round(b * bucket),
+            "requests": len(v),
+            "p50_ms": round(pct(v, 50), 1),
+            "p99_ms": round(pct(v, 99), 1),
+            "max_ms": round(max(v), 1),
+        }
+        for b, v in sorted(buckets.items())
+    ]
 
 
 def server_log_issues(path: Path) -> dict:
@@ -492,11 +559,12 @@ def server_log_issues(path: Path) -> dict:
     kinds: Counter = Counter()
     lines = path.read_text(errors="replace").splitlines() if path.exists() else []
     for i, line in enumerate(lines):
-        if (any(f" {lv} " in line[:40] for lv in ("WARNING", "ERROR", "CRITICAL"))
-                or line.startswith(("WARNING:", "ERROR:", "CRITICAL:"))):
+        if any(
+            f" {lv} " in line[:40] for lv in ("WARNING", "ERROR", "CRITICAL")
+        ) or line.startswith(("WARNING:", "ERROR:", "CRITICAL:")):
             msg = line.split(" ", 3)[-1][:160]
             # the exception line closing a traceback that follows the record
-            for nxt in lines[i + 1:i + 60]:
+            for nxt in lines[i + 1 : i + 60]:
                 if nxt and not nxt.startswith((" ", "Traceback")):
                     if not nxt[:4].isdigit():
                         msg += " | " + nxt[:200]
@@ -514,12 +582,18 @@ def summarise(stats: Stats, wall: float, warmup: float) -> dict:
         n = sum(st.values())
         ok = sum(v for k, v in st.items() if isinstance(k, int) and 200 <= k < 300)
         out[ep] = {
-            "requests": n, "ok": ok,
-            "errors": {str(k): v for k, v in sorted(st.items(), key=str)
-                       if not (isinstance(k, int) and 200 <= k < 300)},
+            "requests": n,
+            "ok": ok,
+            "errors": {
+                str(k): v
+                for k, v in sorted(st.items(), key=str)
+                if not (isinstance(k, int) and 200 <= k < 300)
+            },
             "throughput_rps": round(n / wall, 1) if wall else 0.0,
-            "p50_ms": round(pct(lat, 50), 1), "p90_ms": round(pct(lat, 90), 1),
-            "p99_ms": round(pct(lat, 99), 1), "max_ms": round(max(lat), 1) if lat else None,
+            "p50_ms": round(pct(lat, 50), 1),
+            "p90_ms": round(pct(lat, 90), 1),
+            "p99_ms": round(pct(lat, 99), 1),
+            "max_ms": round(max(lat), 1) if lat else None,
             "mean_ms": round(sum(lat) / len(lat), 1) if lat else None,
             f"p99_after_{warmup:g}s_ms": round(pct(steady, 99), 1),
         }
@@ -528,33 +602,59 @@ def summarise(stats: Stats, wall: float, warmup: float) -> dict:
 
 # -- main ------------------------------------------------------------------------------------
 
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data" / "reg-100k")
-    ap.add_argument("--copy", action=argparse.BooleanOptionalAction, default=True,
-                    help="run on a reflink/copy of the registry (default) or in place")
+    ap.add_argument(
+        "--copy",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run on a reflink/copy of the registry (default) or in place",
+    )
     ap.add_argument("--keep-copy", action="store_true")
     ap.add_argument("--duration", type=float, default=300.0)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--grace", type=float, default=10.0,
-                    help="max seconds an in-flight request may run past the deadline")
+    ap.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        help="max seconds an in-flight request may run past the deadline",
+    )
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--warmup", type=float, default=10.0,
-                    help="seconds excluded from the extra 'p99 after warmup' figure only")
+    ap.add_argument(
+        "--warmup",
+        type=float,
+        default=10.0,
+        help="seconds excluded from the extra 'p99 after warmup' figure only",
+    )
     ap.add_argument("--pool", type=int, default=3000, help="synthetic profiles generated")
     ap.add_argument("--verify-threads", type=int, default=4)
     ap.add_argument("--idle-load", type=float, default=1.5)
     ap.add_argument("--idle-wait", type=float, default=600.0)
     ap.add_argument("--force", action="store_true", help="run even if the machine stays busy")
-    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra server environment (repeatable)")
-    ap.add_argument("--client", choices=("stdlib", "httpx"), default="stdlib",
-                    help="HTTP client of the load threads: stdlib http.client (lean; default) "
-                    "or httpx (what runs before 2026-11-26 used; about 1 ms of CPU per request)")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra server environment (repeatable)",
+    )
+    ap.add_argument(
+        "--client",
+        choices=("stdlib", "httpx"),
+        default="stdlib",
+        help="HTTP client of the load threads: stdlib http.client (lean; default) "
+        "or httpx (what runs before 2026-11-26 used; about 1 ms of CPU per request)",
+    )
     ap.add_argument("--tag", default="", help="suffix of the result file name")
-    ap.add_argument("--max-seconds", type=float, default=None,
-                    help="hard cap of the whole run (default duration + 1200)")
+    ap.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="hard cap of the whole run (default duration + 1200)",
+    )
     a = ap.parse_args()
 
     src = abspath(a.data_dir)
@@ -563,8 +663,10 @@ def main() -> None:
 
     idle, la = wait_idle(a.idle_load, a.idle_wait)
     if not idle and not a.force:
-        raise SystemExit(f"machine busy (loadavg {la:.2f} >= {a.idle_load}) after "
-                         f"{a.idle_wait:.0f} s; not running (use --force)")
+        raise SystemExit(
+            f"machine busy (loadavg {la:.2f} >= {a.idle_load}) after "
+            f"{a.idle_wait:.0f} s; not running (use --force)"
+        )
     info = header("load")
     info["idle_check"] = {"limit": a.idle_load, "loadavg_1m": round(la, 2), "idle": idle}
 
@@ -602,11 +704,18 @@ def main() -> None:
     watchdog.start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    res: dict = {**info, "command": "python bench/load.py " + " ".join(sys.argv[1:]),
-                 "registry": str(src), "workers": a.workers, "clients": a.clients,
-                 "client": a.client,
-                 "duration_s": a.duration, "seed": a.seed,
-                 "mix_percent": dict(MIX), "targets": TARGETS}
+    res: dict = {
+        **info,
+        "command": "python bench/load.py " + " ".join(sys.argv[1:]),
+        "registry": str(src),
+        "workers": a.workers,
+        "clients": a.clients,
+        "client": a.client,
+        "duration_s": a.duration,
+        "seed": a.seed,
+        "mix_percent": dict(MIX),
+        "targets": TARGETS,
+    }
     try:
         if a.copy:
             t = time.perf_counter()
@@ -621,12 +730,17 @@ def main() -> None:
         extra |= dict(kv.split("=", 1) for kv in a.env)
         srv = Server(data_dir, workers=a.workers, extra_env=extra, log_name="load")
         ready = srv.start()
-        log(f"server ready in {ready:.1f} s on {srv.base}: {srv.readyz.get('profiles')}; "
-            f"log {srv.log_path}")
-        res["server"] = {"command": " ".join(srv.cmd()), "ready_s": round(ready, 1),
-                         "readyz": srv.readyz, "log": str(srv.log_path),
-                         "extra_env": {k: v for k, v in extra.items()
-                                       if k != "MATCHMAKER_ADMIN_KEY"}}
+        log(
+            f"server ready in {ready:.1f} s on {srv.base}: {srv.readyz.get('profiles')}; "
+            f"log {srv.log_path}"
+        )
+        res["server"] = {
+            "command": " ".join(srv.cmd()),
+            "ready_s": round(ready, 1),
+            "readyz": srv.readyz,
+            "log": str(srv.log_path),
+            "extra_env": {k: v for k, v in extra.items() if k != "MATCHMAKER_ADMIN_KEY"},
+        }
         start_idx = sum(srv.readyz["profiles"].values())
         if start_idx != initial:
             log(f"WARNING: index count {start_idx} != {initial} database rows at start")
@@ -643,10 +757,14 @@ def main() -> None:
         stats = Stats(t0)
         end = t0 + a.duration
         split = connection_split(srv.base, min(30.0, a.duration / 2))
-        threads = [threading.Thread(target=client, daemon=True,
-                                    args=(i, srv.base, admin, run, stats, end, a.grace, a.seed,
-                                          SECTOR_CODES, a.client))
-                   for i in range(a.clients)]
+        threads = [
+            threading.Thread(
+                target=client,
+                daemon=True,
+                args=(i, srv.base, admin, run, stats, end, a.grace, a.seed, SECTOR_CODES, a.client),
+            )
+            for i in range(a.clients)
+        ]
         for th in threads:
             th.start()
         progress_at = t0 + 30
@@ -662,9 +780,11 @@ def main() -> None:
                     progress.append((round(time.perf_counter() - t0), done, round(la1, 2)))
                     last = "/".join(map(str, splits[-1])) if splits else "-"
                     splits.append(connection_split(srv.base, 0.0))
-                    log(f"  {time.perf_counter() - t0:.0f} s: {done} requests, "
+                    log(
+                        f"  {time.perf_counter() - t0:.0f} s: {done} requests, "
                         f"{len(run.created)} created, loadavg {la1:.2f}, "
-                        f"connections per worker 30 s ago {last}")
+                        f"connections per worker 30 s ago {last}"
+                    )
         wall = time.perf_counter() - t0
         gc.enable()
         alive = sum(th.is_alive() for th in threads)
@@ -683,27 +803,39 @@ def main() -> None:
 
         ep = summarise(stats, wall, a.warmup)
         total = sum(e["requests"] for e in ep.values())
-        n5xx = sum(v for st in stats.status.values() for k, v in st.items()
-                   if isinstance(k, int) and k >= 500)
-        transport = sum(v for st in stats.status.values() for k, v in st.items()
-                        if isinstance(k, str))
+        n5xx = sum(
+            v
+            for st in stats.status.values()
+            for k, v in st.items()
+            if isinstance(k, int) and k >= 500
+        )
+        transport = sum(
+            v for st in stats.status.values() for k, v in st.items() if isinstance(k, str)
+        )
         res["endpoints"] = ep
         bucket = max(5.0, a.duration / 30)
         res["matches_timeline"] = timeline(stats, "GET matches", bucket)
         res["post_timeline"] = timeline(stats, "POST profile", bucket)
-        res["overall"] = {"requests": total, "throughput_rps": round(total / wall, 1),
-                          "server_5xx": n5xx, "transport_errors": transport,
-                          "created": len(run.created), "unknown_posts": run.unknown_posts,
-                          "conflicts_409": len(run.conflicts),
-                          "reads_of_new_ids_not_200": dict(run.new_id_errors),
-                          "response_mismatches": run.mismatch[:20],
-                          "unexpected_responses": run.unexpected}
+        res["overall"] = {
+            "requests": total,
+            "throughput_rps": round(total / wall, 1),
+            "server_5xx": n5xx,
+            "transport_errors": transport,
+            "created": len(run.created),
+            "unknown_posts": run.unknown_posts,
+            "conflicts_409": len(run.conflicts),
+            "reads_of_new_ids_not_200": dict(run.new_id_errors),
+            "response_mismatches": run.mismatch[:20],
+            "unexpected_responses": run.unexpected,
+        }
 
         time.sleep(2.0)
         expect = initial + len(run.created)
         rz = readyz_all(srv.base, a.workers, expect, run.unknown_posts, timeout=20)
-        log(f"readyz per worker {rz['per_worker']} (expected {expect}"
-            f"{'+' + str(run.unknown_posts) if run.unknown_posts else ''})")
+        log(
+            f"readyz per worker {rz['per_worker']} (expected {expect}"
+            f"{'+' + str(run.unknown_posts) if run.unknown_posts else ''})"
+        )
         res["sentence_cache_one_worker"] = sentence_cache_lookups(srv.base)
         t = time.perf_counter()
         ver = verify_created(srv.base, admin, run.created, a.verify_threads)
@@ -714,7 +846,7 @@ def main() -> None:
         res["server_log"] = server_log_issues(srv.log_path)
         ver["db_rows_after"] = profile_count(data_dir)
         ver["db_rows_expected"] = [expect, expect + run.unknown_posts]
-        lost = (len(ver["not_readable"]) + len(ver["not_in_index"]) + len(ver["not_reflected"]))
+        lost = len(ver["not_readable"]) + len(ver["not_in_index"]) + len(ver["not_reflected"])
         db_ok = expect <= ver["db_rows_after"] <= expect + run.unknown_posts
         res["verification"] = ver
         m = ep["GET matches"]
@@ -733,38 +865,52 @@ def main() -> None:
     # -- table -------------------------------------------------------------------------------
     o = res["overall"]
     print()
-    print(f"{a.clients} clients x {res['wall_s']} s, `matchmaker serve --workers {a.workers}`, "
-          f"{initial} profiles at start; loadavg start {res['loadavg_start'][0]}, after mix "
-          f"{res['loadavg_after_mix'][0]}; client CPU {res['client_cpu_s']} s ({a.client} client); "
-          f"connections per worker {'/'.join(map(str, res['connections_per_worker']))}; "
-          "every 30 s: " + " ".join("/".join(map(str, x)) or "-"
-                                    for x in res["connections_per_worker_every_30s"]))
+    print(
+        f"{a.clients} clients x {res['wall_s']} s, `matchmaker serve --workers {a.workers}`, "
+        f"{initial} profiles at start; loadavg start {res['loadavg_start'][0]}, after mix "
+        f"{res['loadavg_after_mix'][0]}; client CPU {res['client_cpu_s']} s ({a.client} client); "
+        f"connections per worker {'/'.join(map(str, res['connections_per_worker']))}; "
+        "every 30 s: "
+        + " ".join("/".join(map(str, x)) or "-" for x in res["connections_per_worker_every_30s"])
+    )
     print()
     print("| endpoint | requests | ok | errors | rps | p50 ms | p90 ms | p99 ms | max ms |")
     print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for name, e in res["endpoints"].items():
         errs = ", ".join(f"{k}: {v}" for k, v in e["errors"].items()) or "0"
-        print(f"| {name} | {e['requests']} | {e['ok']} | {errs} | {e['throughput_rps']} | "
-              f"{e['p50_ms']} | {e['p90_ms']} | {e['p99_ms']} | {e['max_ms']} |")
-    print(f"| **all** | {o['requests']} | | 5xx: {o['server_5xx']}, transport: "
-          f"{o['transport_errors']} | {o['throughput_rps']} | | | | |")
+        print(
+            f"| {name} | {e['requests']} | {e['ok']} | {errs} | {e['throughput_rps']} | "
+            f"{e['p50_ms']} | {e['p90_ms']} | {e['p99_ms']} | {e['max_ms']} |"
+        )
+    print(
+        f"| **all** | {o['requests']} | | 5xx: {o['server_5xx']}, transport: "
+        f"{o['transport_errors']} | {o['throughput_rps']} | | | | |"
+    )
     v = res["verification"]
     print()
-    print(f"writes: {o['created']} created (201), {o['unknown_posts']} POSTs with unknown "
-          f"outcome, {o['conflicts_409']} 409; {v['patches_acknowledged']} PATCH 200 on "
-          f"{v['patched_profiles']} profiles")
-    print(f"verification: readyz per worker {v['readyz']['per_worker']} (expected "
-          f"{v['readyz']['expected']}) {'OK' if v['readyz']['ok'] else 'MISMATCH'}; "
-          f"db rows {v['db_rows_after']}; not readable {len(v['not_readable'])}, not in index "
-          f"{len(v['not_in_index'])}, PATCH not reflected {len(v['not_reflected'])}")
+    print(
+        f"writes: {o['created']} created (201), {o['unknown_posts']} POSTs with unknown "
+        f"outcome, {o['conflicts_409']} 409; {v['patches_acknowledged']} PATCH 200 on "
+        f"{v['patched_profiles']} profiles"
+    )
+    print(
+        f"verification: readyz per worker {v['readyz']['per_worker']} (expected "
+        f"{v['readyz']['expected']}) {'OK' if v['readyz']['ok'] else 'MISMATCH'}; "
+        f"db rows {v['db_rows_after']}; not readable {len(v['not_readable'])}, not in index "
+        f"{len(v['not_in_index'])}, PATCH not reflected {len(v['not_reflected'])}"
+    )
     if o["reads_of_new_ids_not_200"] or o["response_mismatches"]:
-        print(f"during the mix, reads of new ids not 200: {o['reads_of_new_ids_not_200']}; "
-              f"response mismatches: {o['response_mismatches']}")
+        print(
+            f"during the mix, reads of new ids not 200: {o['reads_of_new_ids_not_200']}; "
+            f"response mismatches: {o['response_mismatches']}"
+        )
     print(f"sentence cache (one worker): {res.get('sentence_cache_one_worker')}")
     m = res["endpoints"]["GET matches"]
-    print(f"GET matches p99 after the first {a.warmup:g} s: "
-          f"{m[f'p99_after_{a.warmup:g}s_ms']} ms; p99 per {bucket:g} s: "
-          + " ".join(str(b["p99_ms"]) for b in res["matches_timeline"]))
+    print(
+        f"GET matches p99 after the first {a.warmup:g} s: "
+        f"{m[f'p99_after_{a.warmup:g}s_ms']} ms; p99 per {bucket:g} s: "
+        + " ".join(str(b["p99_ms"]) for b in res["matches_timeline"])
+    )
     if res["server_log"]["records"]:
         print("server log warnings/errors:")
         for msg, n in res["server_log"]["records"].items():

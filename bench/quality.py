@@ -73,13 +73,13 @@ from embeddings.encoder import Encoder  # noqa: E402
 from service.app import build_index  # noqa: E402
 from service.config import MatchWeights, Settings  # noqa: E402
 from service.db import create_db_engine, create_session_factory, transaction  # noqa: E402
+from service.matching.ranking import rank_profiles  # noqa: E402
 from service.matching.scoring import (  # noqa: E402
     COMPONENTS,
     combine,
     complementarity,
     directional_fit,
 )
-from service.matching.service import rank_profiles  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
 from service.profiles.schemas import ProfileCreate  # noqa: E402
 from service.profiles.service import register_many  # noqa: E402

@@ -27,13 +27,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rev", default="HEAD")
     a = ap.parse_args()
-    sha = subprocess.run(["git", "rev-parse", "--short", a.rev], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", a.rev], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
     dest = ROOT / "bench" / "data" / f"code-{sha}"
     if not (dest / "service").exists():
-        data = subprocess.run(["git", "archive", "--format=tar", sha, "service", "embeddings",
-                               "migrations", "alembic.ini", "seed_data"],
-                              cwd=ROOT, check=True, capture_output=True).stdout
+        data = subprocess.run(
+            [
+                "git",
+                "archive",
+                "--format=tar",
+                sha,
+                "service",
+                "embeddings",
+                "migrations",
+                "alembic.ini",
+                "seed_data",
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        ).stdout
         dest.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             tar.extractall(dest, filter="data")
