@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import re
 from collections import Counter
 from functools import cache
@@ -217,3 +219,61 @@ def test_write_planted_pairs_round_trips(tmp_path) -> None:
             str(in_index),
             str(kr_index),
         ]
+
+
+# Digests computed with the generator as it was before its word lists moved to
+# service/seed/vocabulary/*.json.  Any edit, addition, removal or reordering of a word
+# list or phrase table changes one or both of them; update them only on purpose.
+_OUTPUT_DIGEST_N300_SEED7 = "57ce7c30f9e44b3708199191b25eef1d9cecf65abd31f1be92f3671d9456f0f7"
+_VOCABULARY_DIGEST = "3088bab780148e4193c1b4f1105b31b751626b478b10a5da59692cdc884bf8ab"
+_VOCABULARY_TABLES = (
+    "VOCAB",
+    "_RELATED",
+    "_SECTOR_POOL",
+    "_CITIES",
+    "_HUBS",
+    "_AGENCY_SEATS",
+    "_REGIONS",
+    "_ROOTS",
+    "_MODIFIERS",
+    "_LEGAL",
+    "_INSTITUTE_CORES",
+    "_UNIVERSITY_CORES",
+    "_AGENCY_CORES",
+    "_INTROS",
+    "_STAGES",
+    "_INSTITUTE_KINDS",
+    "_GOV_KINDS",
+    "_OFFER_LEADS",
+    "_OFFER_MORE",
+    "_FACILITY_LINES",
+    "_CERT_LINES",
+    "_SCALE_LINES",
+    "_MILESTONES",
+    "_RESEARCH_MILESTONES",
+    "_MARKETS",
+    "_NEED_FIRST",
+    "_NEED_MORE",
+    "_GENERIC_NEEDS",
+    "_PTYPE_PHRASES",
+    "_PTYPE_ONE",
+    "_PTYPE_MANY",
+    "_PTYPE_NONE",
+    "_MOTIVATIONS",
+    "_PARTNER",
+    "_ORG_TAGS",
+)
+
+
+def _sha256_of_json(data: object) -> str:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))  # keeps key order
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_output_for_a_seed_is_unchanged_since_the_vocabulary_moved_to_data_files() -> None:
+    s = generate(300, random_seed=7)
+    output = {"profiles": s.profiles, "planted_pairs": s.planted_pairs}
+    assert _sha256_of_json(output) == _OUTPUT_DIGEST_N300_SEED7
+    # 300 profiles do not draw every word, so also pin the loaded tables themselves.
+    tables = {name: getattr(synthetic, name) for name in _VOCABULARY_TABLES}
+    assert _sha256_of_json(tables) == _VOCABULARY_DIGEST
