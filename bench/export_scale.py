@@ -110,7 +110,7 @@ import json, sys, time, resource
 from pathlib import Path
 t0 = time.perf_counter()
 from embeddings.encoder import model_dimension
-from service.app import build_index
+from service.bootstrap import build_index
 from service.config import Settings
 from service.db import create_db_engine, create_session_factory
 from service.exports.schemas import ExportParams

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from embeddings.encoder import Encoder
+from service.bootstrap import build_encoder, build_index
 from service.config import Settings
 from service.core.middleware import (
     BodyLimitMiddleware,
@@ -32,35 +33,12 @@ from service.deps import AppState, StateDep
 from service.errors import MatchmakerError
 from service.exports.endpoints import router as exports_router
 from service.exports.service import ExportRunner
-from service.indexing.service import IndexSyncer, MatchIndex
+from service.indexing.service import IndexSyncer
 from service.matching.endpoints import router as matching_router
 from service.profiles.endpoints import router as profiles_router
 
 log = logging.getLogger("service")
 BULK_BODY_LIMIT = 16 * 1024 * 1024
-
-
-def build_encoder(settings: Settings) -> Encoder:
-    return Encoder(
-        settings.resolved_model_path(),
-        backend=settings.encoder_backend,
-        cache_dir=settings.data_dir / "models",
-        batch_size=settings.encode_batch_size,
-        cache_size=settings.embedding_cache_size,
-        model_name=settings.model_name,
-        threads=settings.encoder_threads,
-    )
-
-
-def build_index(settings: Settings, encoder_dim: int) -> MatchIndex:
-    return MatchIndex(
-        model=settings.model_name,
-        dim=encoder_dim,
-        directory=settings.index_dir,
-        exact_max=settings.index_exact_max,
-        nprobe=settings.index_nprobe,
-        sentence_cache_size=settings.sentence_cache_size,
-    )
 
 
 def create_app(settings: Settings | None = None, *, encoder: Encoder | None = None) -> FastAPI:

@@ -43,7 +43,7 @@ def _sessions(s: Settings):  # noqa: ANN202
 
 def _index(s: Settings, sessions, rebuild: bool = False):  # noqa: ANN001, ANN202
     from embeddings.encoder import model_dimension
-    from service.app import build_index
+    from service.bootstrap import build_index
 
     index = build_index(s, model_dimension(s.resolved_model_path()))
     with sessions() as session:
@@ -136,7 +136,7 @@ def seed(
     """Load the curated profiles (or synthetic ones) through the bulk path. Idempotent."""
     from sqlalchemy import func, select
 
-    from service.app import build_encoder
+    from service.bootstrap import build_encoder
     from service.migrate import upgrade
     from service.profiles.models import Profile
     from service.seed.loader import CURATED, load_profiles, read_jsonl
@@ -180,7 +180,7 @@ def reindex(
     upgrade(s.resolved_database_url)
     sessions = _sessions(s)
     if reencode:
-        from service.app import build_encoder
+        from service.bootstrap import build_encoder
         from service.indexing.reencode import reencode_all
 
         n = reencode_all(sessions, build_encoder(s), progress=True)

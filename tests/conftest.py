@@ -18,7 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from embeddings.encoder import Encoder
-from service.app import build_encoder, create_app
+from service.app import create_app
+from service.bootstrap import build_encoder
 from service.config import Settings
 from service.migrate import upgrade
 from service.models import Base

@@ -210,7 +210,7 @@ def test_profile_never_disappears_from_matches_while_updated(client, admin):
 def test_encoder_threads_setting_changes_parallelism_not_vectors(model_cache, encoder):
     """``serve --workers N`` gives each worker 1/N of the CPUs for encoding: same batches, so
     the same vectors as one session per CPU."""
-    from service.app import build_encoder
+    from service.bootstrap import build_encoder
     from service.config import Settings
 
     one = build_encoder(Settings(data_dir=model_cache.parent, encoder_threads=1))
