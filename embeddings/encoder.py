@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -315,10 +316,17 @@ class Encoder:
         return result
 
     # -- documents -----------------------------------------------------------------------
-    def embed_documents(self, texts: list[str]) -> list[DocumentEmbedding]:
-        """Embed many texts in one encoder pass (all their sentences batched together)."""
+    def embed_documents(
+        self, texts: list[str], rewrite: list[Callable[[str], str] | None] | None = None
+    ) -> list[DocumentEmbedding]:
+        """Embed many texts in one encoder pass (all their sentences batched together).
+
+        ``rewrite[i]``, if given, turns each sentence of text i into what the encoder reads (the
+        profile's own name masked, ``embeddings.text.mask_name``); the sentences kept for
+        quoting are the text's own."""
         split = [self.split(t) or [t.strip() or "-"] for t in texts]
-        flat = [s for sents in split for s in sents]
+        rewrite = rewrite or [None] * len(texts)
+        flat = [f(s) if f else s for sents, f in zip(split, rewrite, strict=True) for s in sents]
         vecs = self.encode_sentences(flat)
         docs: list[DocumentEmbedding] = []
         pos = 0

@@ -10,24 +10,28 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class MatchWeights(BaseSettings):
-    """Weights of the final match score; see ``service.matching.scoring.combine``."""
+class RankerSettings(BaseSettings):
+    """How pairs are scored; see ``service.matching.model`` and ``service.matching.ranking``."""
 
-    model_config = SettingsConfigDict(env_prefix="MATCHMAKER_WEIGHT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MATCHMAKER_RANKER_", extra="ignore")
 
-    complementarity: float = Field(0.60, ge=0, description="Weight of reciprocal need/offer fit.")
-    sector_fit: float = Field(0.25, ge=0, description="Weight of shared or related sectors.")
-    partnership_fit: float = Field(
-        0.15, ge=0, description="Weight of partnership-type overlap and org-type fit."
+    model: Path | None = Field(
+        None,
+        description="Ranker model file (JSON, from bench/train_ranker.py); default: the packaged "
+        "service/matching/data/ranker-v1.json.",
     )
-    competitor_penalty: float = Field(
-        0.30, ge=0, description="Penalty per unit of capability similarity above the threshold."
+    keyword_pool: int = Field(
+        30,
+        ge=1,
+        description="Candidates per query, the best by the dense part of the score, that also "
+        "get the keyword (BM25) features; the others are ranked by their dense part alone.",
     )
     competitor_threshold: float = Field(
         0.75,
         ge=0,
-        lt=1,
-        description="Capability cosine above which two firms look like competitors.",
+        le=1,
+        description="Capability cosine above which an explanation calls two firms possible "
+        "competitors.",
     )
 
 
@@ -116,7 +120,7 @@ class Settings(BaseSettings):
     candidate_pool: int = Field(
         100, ge=10, description="Candidates fetched from the index before exact re-ranking."
     )
-    weights: MatchWeights = Field(default_factory=MatchWeights)
+    ranker: RankerSettings = Field(default_factory=RankerSettings)
 
     max_body_bytes: int = Field(64 * 1024, description="Larger request bodies get 413.")
     rate_limit_enabled: bool = Field(True, description="Rate-limit registrations and writes.")

@@ -25,6 +25,7 @@ COLUMNS = (
     "rank_for_in",
     "rank_for_kr",
     "explanation",
+    "evidence",
 )
 
 

@@ -27,11 +27,14 @@ from service.config import Settings
 from service.exports.schemas import COLUMNS, ExportParams
 from service.indexing.search import Filters
 from service.indexing.service import MatchIndex
-from service.matching.explain import SentenceTable, render
+from service.matching.evidence import SentenceTable, answer
+from service.matching.explain import render, side
+from service.matching.features import COMPONENTS
 from service.matching.ranking import top_pairs
-from service.matching.scoring import COMPONENTS
+from service.matching.service import PAIRING_DIRECTIONS
 from service.profiles import repository as repo
 from service.profiles.models import Profile
+from service.profiles.repository import TEXT_FIELDS
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float], None]
@@ -52,6 +55,19 @@ PARQUET_SCHEMA = pa.schema(
         ("rank_for_in", pa.int16()),
         ("rank_for_kr", pa.int16()),
         ("explanation", pa.string()),
+        (
+            "evidence",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("direction", pa.string()),
+                        ("need", pa.string()),
+                        ("offer", pa.string()),
+                        ("similarity", pa.float32()),
+                    ]
+                )
+            ),
+        ),
     ]
 )
 CONTENT_TYPES = {
@@ -69,7 +85,7 @@ def candidate_pairs(
         index,
         k=params.top_k,
         pool=settings.candidate_pool,
-        weights=settings.weights,
+        ranker=settings.ranker,
         filters=Filters(sector=params.sector),
         min_score=params.min_score,
         progress=lambda p: progress(0.5 * p),
@@ -133,6 +149,7 @@ def iter_rows(
     index: MatchIndex,
     pairs: dict[str, np.ndarray],
     progress: Progress,
+    competitor_threshold: float,
     chunk: int = 10_000,
 ) -> Iterator[dict[str, list]]:
     """Export columns in chunks of rows, explanations quoted exactly as ``/matches`` does.
@@ -145,22 +162,19 @@ def iter_rows(
         return
     ids = np.unique(np.concatenate([pairs["in"], pairs["kr"]]))
     profiles = ProfileColumns(session, ids)
-    kr_store = SentenceStore(session, np.unique(pairs["kr"]), ("capabilities",))
+    kr_store = SentenceStore(session, np.unique(pairs["kr"]), TEXT_FIELDS)
     log.info("export: %d rows; Korean sentences loaded", n)
-    with ThreadPoolExecutor(2, thread_name_prefix="export-pick") as pool:
+    with ThreadPoolExecutor(2, thread_name_prefix="export-evidence") as pool:
         for start in range(0, n, chunk):
             sl = slice(start, start + chunk)
             a, b = pairs["in"][sl], pairs["kr"][sl]
-            in_store = SentenceStore(session, np.unique(a), ("capabilities", "needs"))
-            _, a_needs = index.vectors(a)
-            b_caps, b_needs = index.vectors(b)
-            # numpy releases the GIL in the gathers and products: the three picks share both cores
-            a_need, b_offer, a_offer = (
+            in_store = SentenceStore(session, np.unique(a), TEXT_FIELDS)
+            # numpy releases the GIL in the gathers and products: both directions share the cores
+            forward, back = (
                 f.result()
                 for f in [
-                    pool.submit(in_store.pick, "needs", a, b_caps),
-                    pool.submit(kr_store.pick, "capabilities", b, a_needs),
-                    pool.submit(in_store.pick, "capabilities", a, b_needs),
+                    pool.submit(answer, in_store, a, kr_store, b),
+                    pool.submit(answer, kr_store, b, in_store, a),
                 ]
             )
             a_sec, b_sec = profiles.sectors[a], profiles.sectors[b]
@@ -179,19 +193,22 @@ def iter_rows(
                 cols[c] = np.round(pairs[c][sl].astype(np.float64), 6).tolist()
             for rank in ("rank_for_in", "rank_for_kr"):
                 cols[rank] = [int(r) or None for r in pairs[rank][sl].tolist()]
-            cols["explanation"] = [
-                render(an, asec, bn, bsec, in_store.text(i), kr_store.text(j), in_store.text(k))
-                for an, asec, bn, bsec, i, j, k in zip(
-                    a_name,
-                    a_sec,
-                    b_name,
-                    b_sec,
-                    a_need.tolist(),
-                    b_offer.tolist(),
-                    a_offer.tolist(),
-                    strict=True,
+            rival = (pairs["similarity"][sl] >= competitor_threshold).tolist()
+            explained = [
+                render(
+                    a_name[r],
+                    a_sec[r],
+                    b_name[r],
+                    b_sec[r],
+                    side(forward, r, in_store, kr_store),
+                    side(back, r, kr_store, in_store),
+                    competitors=rival[r],
+                    directions=PAIRING_DIRECTIONS,
                 )
+                for r in range(len(a))
             ]
+            cols["explanation"] = [e.text for e in explained]
+            cols["evidence"] = [e.evidence for e in explained]
             progress(0.5 + 0.5 * min(n, start + chunk) / n)
             yield cols
 
@@ -218,7 +235,11 @@ class _Writer:
         rows = zip(*(cols[c] for c in COLUMNS), strict=True)
         if self.fmt == "csv":
             at = COLUMNS.index("shared_sectors")
-            self.csv.writerows((*r[:at], ";".join(r[at]), *r[at + 1 :]) for r in rows)
+            ev = COLUMNS.index("evidence")  # the last column: JSON text in a CSV cell
+            self.csv.writerows(
+                (*r[:at], ";".join(r[at]), *r[at + 1 : ev], json.dumps(r[ev], ensure_ascii=False))
+                for r in rows
+            )
         else:
             self.fh.writelines(
                 json.dumps(dict(zip(COLUMNS, r, strict=True)), ensure_ascii=False) + "\n"
@@ -254,7 +275,9 @@ def write_export(
         # Encoding and compressing a chunk (pyarrow, the GIL released) overlaps building the next.
         with ThreadPoolExecutor(1, thread_name_prefix="export-write") as io:
             pending = None
-            for cols in iter_rows(session, index, pairs, progress):
+            for cols in iter_rows(
+                session, index, pairs, progress, settings.ranker.competitor_threshold
+            ):
                 if pending is not None:
                     pending.result()
                 pending = io.submit(writer.write, cols)

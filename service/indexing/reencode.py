@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from embeddings.encoder import Encoder
+from embeddings.text import own_name_masker
 from service.db import transaction
 from service.profiles import repository as repo
 from service.profiles.models import Profile, ProfileEmbedding
@@ -21,7 +22,10 @@ def reencode_all(
         chunk = ids[start : start + batch]
         with transaction(factory) as session:
             profiles = list(session.scalars(select(Profile).where(Profile.id.in_(chunk))))
-            docs = encoder.embed_documents([t for p in profiles for t in (p.capabilities, p.needs)])
+            docs = encoder.embed_documents(
+                [t for p in profiles for t in (p.capabilities, p.needs)],
+                rewrite=[own_name_masker(p.name, p.org_type) for p in profiles for _ in range(2)],
+            )
             session.execute(delete(ProfileEmbedding).where(ProfileEmbedding.profile_id.in_(chunk)))
             for n, p in enumerate(profiles):
                 for j, field in enumerate(repo.TEXT_FIELDS):

@@ -59,6 +59,7 @@ def meta_of(index: MatchIndex, ids: np.ndarray) -> dict[str, np.ndarray]:
         "sector_mask": cols.sector_mask[safe].astype(np.int64),
         "partnership_mask": cols.partnership_mask[safe].astype(np.int64),
         "org": cols.org[safe].astype(np.int64),
+        "country": cols.country[safe].astype(np.int64),
     }
 
 
@@ -142,7 +143,8 @@ def exact_pools(
         row_ids[start : start + len(sims)] = kr_ids[top.indices.numpy()]
         col_sums, col_pos = merge_column_top(col_sums, col_pos, sims, start)
     col_sums, col_pos = col_sums.numpy(), col_pos.numpy()
-    kr_cand = np.where(col_pos >= 0, in_ids[np.maximum(col_pos, 0)], -1)
+    # no Indian profile at all (a filter can leave none): every Korean pool is empty
+    kr_cand = np.where(col_pos >= 0, in_ids[np.maximum(col_pos, 0)], -1) if n_in else col_pos
     return {"IN": (in_ids, row_sums, row_ids), "KR": (kr_ids, col_sums, kr_cand)}
 
 

@@ -34,7 +34,9 @@ import numpy as np
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from embeddings import lexical
 from embeddings.index import IndexLoadError, VectorIndex, manifest_path
+from service.indexing.lexical import TermStore
 from service.indexing.sentences import SentenceCache
 from service.profiles.models import Profile, ProfileChange, ProfileEmbedding
 from service.vocab import COUNTRIES, ORG_TYPES, partnership_mask
@@ -85,6 +87,8 @@ class IndexedProfile:
     sectors: tuple[str, ...] = ()
     # content keys of the capabilities and needs texts (``text_key``), 0 when unknown
     text_keys: tuple[int, int] = (0, 0)
+    # keyword terms (hashes, counts) of the capabilities and needs (``embeddings.lexical``)
+    terms: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
 
 TEXT_FIELDS = ("capabilities", "needs")
@@ -101,9 +105,12 @@ def indexed_profile(
     capabilities: np.ndarray,
     needs: np.ndarray,
     hashes: dict[str, str] | None = None,
+    terms: dict[str, bytes] | None = None,
 ) -> IndexedProfile:
-    """``IndexedProfile`` from a row of ``META_COLUMNS`` (``hashes``: text hash per field)."""
+    """``IndexedProfile`` from a row of ``META_COLUMNS`` (``hashes``: text hash per field,
+    ``terms``: stored keyword terms per field)."""
     hashes = hashes or {}
+    terms = terms or {}
     return IndexedProfile(
         id=row.id,
         country=row.country,
@@ -117,6 +124,7 @@ def indexed_profile(
         city=row.city,
         sectors=tuple(row.sectors),
         text_keys=tuple(text_key(hashes[f]) if f in hashes else 0 for f in TEXT_FIELDS),
+        terms=tuple(lexical.unpack(terms[f]) for f in TEXT_FIELDS if terms.get(f) is not None),
     )
 
 
@@ -209,6 +217,13 @@ class Columns:
         return np.flatnonzero(sel).astype(np.int64)
 
 
+def _terms_of(p: IndexedProfile) -> tuple[int, tuple, tuple]:
+    """(id, capabilities terms, needs terms) of a profile; none when they were not stored."""
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+    caps, needs = p.terms if len(p.terms) == 2 else (empty, empty)
+    return p.id, caps, needs
+
+
 def pair_vector(capabilities: np.ndarray, needs: np.ndarray) -> np.ndarray:
     """Indexed form of a profile: ``[capabilities | needs]``, at float16 precision.
 
@@ -243,6 +258,7 @@ class MatchIndex:
         self.nprobe = nprobe
         self.indexes: dict[str, VectorIndex] = {c: VectorIndex(2 * dim) for c in COUNTRIES}
         self.columns = Columns(dim=dim)
+        self.terms = TermStore()  # keyword terms of every indexed profile
         self.last_seq = 0
         self.saved_seq = -1
         self.ready = False
@@ -270,6 +286,7 @@ class MatchIndex:
                 self.indexes[country].add(ids, vecs)
                 for p in items:
                     self.columns.set(p)
+                    self._set_terms(self.terms, p)
 
     def remove(self, ids: Iterable[int]) -> None:
         arr = np.fromiter(ids, dtype=np.int64)
@@ -278,6 +295,11 @@ class MatchIndex:
                 idx.remove(arr)
             for i in arr:
                 self.columns.clear(int(i))
+            self.terms.remove(arr.tolist())
+
+    @staticmethod
+    def _set_terms(store: TermStore, p: IndexedProfile) -> None:
+        store.set(*_terms_of(p))
 
     def count(self) -> dict[str, int]:
         return {c: len(ix) for c, ix in self.indexes.items()}
@@ -310,7 +332,13 @@ class MatchIndex:
     def load_rows(self, session: Session, ids: list[int] | None) -> list[IndexedProfile]:
         """Indexed form of the given profiles (or all) as stored in the database."""
         q = (
-            select(*META_COLUMNS, _embedding.field, _embedding.vector, _embedding.text_hash)
+            select(
+                *META_COLUMNS,
+                _embedding.field,
+                _embedding.vector,
+                _embedding.text_hash,
+                _embedding.terms,
+            )
             .join(Profile.__table__, _embedding.profile_id == _profile.id)
             .where(_embedding.model == self.model)
         )
@@ -319,12 +347,14 @@ class MatchIndex:
         meta: dict[int, Any] = {}
         vectors: dict[int, dict[str, np.ndarray]] = {}
         hashes: dict[int, dict[str, str]] = {}
+        terms: dict[int, dict[str, bytes]] = {}
         for row in session.connection().execute(q):
             meta[row.id] = row
             vectors.setdefault(row.id, {})[row.field] = np.frombuffer(row.vector, np.float32)
             hashes.setdefault(row.id, {})[row.field] = row.text_hash
+            terms.setdefault(row.id, {})[row.field] = row.terms
         return [
-            indexed_profile(meta[i], v["capabilities"], v["needs"], hashes[i])
+            indexed_profile(meta[i], v["capabilities"], v["needs"], hashes[i], terms[i])
             for i, v in vectors.items()
             if "capabilities" in v and "needs" in v
         ]
@@ -381,9 +411,11 @@ class MatchIndex:
             )
         for r in rows:
             columns.set(r)
+        store = TermStore.build([_terms_of(r) for r in rows])
         with self.lock:
             self.indexes = indexes
             self.columns = columns
+            self.terms = store
             self.last_seq = last_seq
         log.info(
             "index rebuilt from the database: %s profiles, last change %s", self.count(), last_seq
@@ -465,8 +497,10 @@ class MatchIndex:
                 raise IndexLoadError(f"index is ahead of the database (change {seq} > {db_seq})")
             ids = [i for ix in loaded.values() for i in ix.ids().tolist()]
             columns = Columns(max(1024, max(ids, default=0) + 1), self.dim)
-            for r in self._meta_rows(session, ids):
+            meta = self._meta_rows(session, ids)
+            for r in meta:
                 columns.set(r)
+            store = TermStore.build([_terms_of(r) for r in meta])
             for ix in loaded.values():  # vectors come from the saved index, not re-read
                 part = ix.ids()
                 for start in range(0, len(part), 20_000):
@@ -474,6 +508,7 @@ class MatchIndex:
                     columns.pairs[chunk] = ix.reconstruct(chunk)
             with self.lock:
                 self.indexes, self.columns, self.last_seq = loaded, columns, seq
+                self.terms = store
             self.catch_up(session)
             if not self._agrees_with_db(session):
                 raise IndexLoadError("index and database disagree on profile counts (stale index)")
@@ -492,15 +527,17 @@ class MatchIndex:
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
             hashes: dict[int, dict[str, str]] = {}
+            terms: dict[int, dict[str, bytes]] = {}
             text_rows = select(
-                ProfileEmbedding.profile_id, ProfileEmbedding.field, ProfileEmbedding.text_hash
-            ).where(ProfileEmbedding.profile_id.in_(chunk), ProfileEmbedding.model == self.model)
-            for pid, field, h in session.execute(text_rows):
+                _embedding.profile_id, _embedding.field, _embedding.text_hash, _embedding.terms
+            ).where(_embedding.profile_id.in_(chunk), _embedding.model == self.model)
+            for pid, field, h, t in session.connection().execute(text_rows):
                 hashes.setdefault(pid, {})[field] = h
+                terms.setdefault(pid, {})[field] = t
             for r in session.connection().execute(
                 select(*META_COLUMNS).where(_profile.id.in_(chunk))
             ):
-                out.append(indexed_profile(r, empty, empty, hashes.get(r.id)))
+                out.append(indexed_profile(r, empty, empty, hashes.get(r.id), terms.get(r.id)))
         return out
 
     def _agrees_with_db(self, session: Session) -> bool:

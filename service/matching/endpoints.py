@@ -37,6 +37,7 @@ def _out(m: service.Match) -> MatchOut:
         score=m.score,
         components=m.components,
         explanation=m.explanation,
+        evidence=m.evidence,
     )
 
 
@@ -68,7 +69,7 @@ async def profile_matches(
             profile,
             limit=limit,
             pool=state.settings.candidate_pool,
-            weights=state.settings.weights,
+            ranker=state.settings.ranker,
             min_score=min_score,
             filters=service.Filters(sector, org_type, partnership_type),
         )
@@ -100,7 +101,7 @@ def search_matches(
         sectors=body.sectors,
         limit=body.limit,
         pool=state.settings.candidate_pool,
-        weights=state.settings.weights,
+        ranker=state.settings.ranker,
     )
     return SearchResult(matches=[_out(m) for m in matches])
 
@@ -126,7 +127,7 @@ def pairings(
         per_org=per_org,
         min_score=min_score,
         pool=state.settings.candidate_pool,
-        weights=state.settings.weights,
+        ranker=state.settings.ranker,
     )
     return PairingList(
         pairings=[
@@ -136,6 +137,7 @@ def pairings(
                 score=p.score,
                 components=p.components,
                 explanation=p.explanation,
+                evidence=p.evidence,
             )
             for p in found
         ]

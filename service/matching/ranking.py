@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.config import MatchWeights
+from service.config import RankerSettings
+from service.indexing.lexical import QueryTerms
 from service.indexing.search import (
     CandidateSource,
     Filters,
@@ -24,7 +25,8 @@ from service.indexing.search import (
     search,
 )
 from service.indexing.service import MatchIndex, query_vector
-from service.matching.scoring import COMPONENTS, score_cosines
+from service.matching.features import COMPONENTS, add_keywords, pair_features
+from service.matching.model import load as load_model
 from service.vocab import other_country
 
 
@@ -47,15 +49,28 @@ def rank(
     q_meta: dict[str, np.ndarray],
     k: int,
     pool: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
     query_ids: np.ndarray | None = None,
+    query_terms: QueryTerms | None = None,
+    kind: str = "both",
 ) -> Ranked:
     """Fetch ``pool`` candidates per query, re-rank them exactly, keep the top ``k``.
 
     Queries are rows of ``q_caps``/``q_needs`` (shape (B, dim)); ``q_meta`` arrays have shape (B,).
     """
     _, cand = search(index, source, query_vector(q_caps, q_needs), max(pool, k))
-    return rerank(index, q_caps, q_needs, q_meta, cand, k=k, weights=weights, query_ids=query_ids)
+    return rerank(
+        index,
+        q_caps,
+        q_needs,
+        q_meta,
+        cand,
+        k=k,
+        ranker=ranker,
+        query_ids=query_ids,
+        query_terms=query_terms,
+        kind=kind,
+    )
 
 
 def rerank(
@@ -66,45 +81,49 @@ def rerank(
     cand: np.ndarray,
     *,
     k: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
     query_ids: np.ndarray | None = None,
+    query_terms: QueryTerms | None = None,
+    kind: str = "both",
 ) -> Ranked:
     """Score candidates ``cand`` (B, P) exactly and keep the best ``k`` per row.
 
-    Both directions are recomputed from the stored vectors rather than taken from the search's
-    two-way ``sums`` (which only choose the pool): every search path (FAISS, the batched IVF
-    search, the exact scans) then yields bit-identical scores, so equal inputs rank equally.
+    The features (``service.matching.features``) are recomputed from the stored vectors and
+    terms rather than taken from the search (which only chooses the pool): every search path
+    (FAISS, the batched IVF search, the exact scans) then yields bit-identical scores, so equal
+    inputs rank equally. Queries are indexed profiles (``query_ids``) or one ad-hoc text
+    (``query_terms``, with ``kind`` saying which of its sides were given).
     """
-    b, dim = q_caps.shape
+    model = load_model(ranker.model)
+    weights = model.kinds[kind]
     valid = cand >= 0
-    with index.lock:
-        c_pairs = index.columns.pairs[np.where(valid, cand, 0)]
-    # The three cosines as one pass over the candidates: rows [needs|0], [0|caps], [caps|0]
-    # of each query against [caps|needs]. numpy's einsum sums each product in an order fixed
-    # by the vector length alone (checked in tests), so a score never depends on the batch.
-    zero = np.zeros_like(q_caps)
-    q3 = np.stack(
-        [
-            np.concatenate([q_needs, zero], axis=1),
-            np.concatenate([zero, q_caps], axis=1),
-            np.concatenate([q_caps, zero], axis=1),
-        ],
-        axis=1,
+    ids = np.where(valid, cand, np.iinfo(np.int64).max)
+    # Two stages: every candidate gets the dense features; the best ``keyword_pool`` of them
+    # by that part of the score also get the keyword features (the costly ones). Keyword
+    # features are >= 0 with weights >= 0, so the others' scores are lower bounds; the order
+    # never depends on ``k``, so a longer list starts with the shorter one.
+    x, comps = pair_features(
+        index,
+        model,
+        q_caps,
+        q_needs,
+        q_meta,
+        cand,
+        query_ids,
+        query_terms,
+        keywords=np.zeros(cand.shape, bool),
     )
-    needs_a_by_b, needs_b_by_a, caps_a_b = np.einsum("bkd,bpd->kbp", q3, c_pairs)
-    scores, comps = score_cosines(
-        needs_a_by_b,
-        needs_b_by_a,
-        caps_a_b,
-        {k_: v[:, None] for k_, v in q_meta.items()},
-        meta_of(index, cand),
-        weights,
-    )
-    scores = np.where(valid, scores, -1.0)
+    m = min(ranker.keyword_pool, cand.shape[1])
+    first = np.lexsort((ids, -np.where(valid, weights.z(x), -np.inf)), axis=1)[:, :m]
+    keywords = np.zeros(cand.shape, bool)
+    np.put_along_axis(keywords, first, True, axis=1)
+    keywords &= valid
+    add_keywords(index, x, comps, np.where(valid, cand, 0), keywords, query_ids, query_terms)
+    scores = np.where(valid, weights.score(x), -1.0).astype(np.float32)
     # Best score first; equal scores by id, so results are stable across calls and paths.
     order = np.lexsort((np.where(valid, cand, np.iinfo(np.int64).max), -scores), axis=1)[:, :k]
     take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
-    qids = query_ids if query_ids is not None else np.full(b, -1, dtype=np.int64)
+    qids = query_ids if query_ids is not None else np.full(len(cand), -1, dtype=np.int64)
     return Ranked(
         qids,
         take(np.where(valid, cand, -1)),
@@ -120,7 +139,7 @@ def rank_ids(
     *,
     k: int,
     pool: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
 ) -> Ranked:
     """Top-k partners from ``source`` for the indexed profiles ``ids``."""
     caps, needs = index.vectors(ids)
@@ -132,7 +151,7 @@ def rank_ids(
         q_meta=meta_of(index, ids),
         k=k,
         pool=pool,
-        weights=weights,
+        ranker=ranker,
         query_ids=ids,
     )
 
@@ -144,13 +163,13 @@ def rank_profiles(
     *,
     k: int,
     pool: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
     filters: Filters = Filters(),
 ) -> Ranked:
     """Top-k partners for indexed profiles ``ids`` (all of ``country``)."""
     other = other_country(country)
     source = candidate_source(index, other, allowed_ids(index, other, filters))
-    return rank_ids(index, ids, source, k=k, pool=pool, weights=weights)
+    return rank_ids(index, ids, source, k=k, pool=pool, ranker=ranker)
 
 
 def rerank_batches(
@@ -159,7 +178,7 @@ def rerank_batches(
     cand: np.ndarray,
     *,
     k: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
     batch: int,
 ) -> Iterator[Ranked]:
     """``rerank`` of searched pools ``batch`` rows at a time, two batches at once (numpy
@@ -175,7 +194,7 @@ def rerank_batches(
             meta_of(index, chunk),
             cand[start : start + batch],
             k=k,
-            weights=weights,
+            ranker=ranker,
             query_ids=chunk,
         )
 
@@ -189,7 +208,7 @@ def rank_all(
     *,
     k: int,
     pool: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
     query_filter: Filters = Filters(),
     candidate_filter: Filters = Filters(),
     batch: int = 512,
@@ -207,7 +226,7 @@ def rank_all(
     for start in range(0, len(ids), search_batch):
         chunk = ids[start : start + search_batch]
         _, cand = search(index, source, query_vector(*index.vectors(chunk)), pool)
-        yield from rerank_batches(index, chunk, cand, k=k, weights=weights, batch=batch)
+        yield from rerank_batches(index, chunk, cand, k=k, ranker=ranker, batch=batch)
 
 
 def _ranked_both_sides(
@@ -215,7 +234,7 @@ def _ranked_both_sides(
     *,
     k: int,
     pool: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
     filters: Filters,
     batch: int = 512,
 ) -> Iterator[tuple[str, Ranked]]:
@@ -229,7 +248,7 @@ def _ranked_both_sides(
         for country, (ids, _, cand) in exact_pools(index, in_ids, kr_ids, pool).items():
             # 64 rows: their gathered candidate vectors (64 x pool x 2 dim floats, 20 MB at
             # pool 100) stay in cache for the products; 15-25 % faster than 512 (ad hoc, 100k)
-            for r in rerank_batches(index, ids, cand, k=k, weights=weights, batch=64):
+            for r in rerank_batches(index, ids, cand, k=k, ranker=ranker, batch=64):
                 yield country, r
         return
     for country in ("IN", "KR"):
@@ -238,7 +257,7 @@ def _ranked_both_sides(
             country,
             k=k,
             pool=pool,
-            weights=weights,
+            ranker=ranker,
             query_filter=filters,
             candidate_filter=filters,
             batch=batch,
@@ -251,7 +270,7 @@ def top_pairs(
     *,
     k: int,
     pool: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
     filters: Filters = Filters(),
     min_score: float = 0.0,
     progress: Callable[[float], None] = lambda _: None,
@@ -264,7 +283,7 @@ def top_pairs(
     parts = []
     total = max(1, int(index.columns.present.sum()))
     done = 0
-    for country, r in _ranked_both_sides(index, k=k, pool=pool, weights=weights, filters=filters):
+    for country, r in _ranked_both_sides(index, k=k, pool=pool, ranker=ranker, filters=filters):
         rows, cols = np.nonzero((r.ids >= 0) & (r.scores >= min_score))
         q, c = r.query_ids[rows], r.ids[rows, cols]
         part = {

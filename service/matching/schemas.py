@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from service.profiles.schemas import LongText, ProfileSummary, Sectors
 from service.vocab import Country
@@ -15,6 +16,20 @@ class Components(BaseModel):
     )
     similarity: float = Field(description="Capability similarity; high means competitors.")
     partnership_fit: float = Field(description="Partnership-type overlap and org-type fit.")
+    keywords: float = Field(
+        description="Share of each side's needs' keyword weight (IDF) found in the other's offer, "
+        "averaged over both sides, in [0, 1]."
+    )
+
+
+class EvidenceOut(BaseModel):
+    direction: str = Field(
+        description="Who offers: partner_offers or asker_offers in match lists and search; "
+        "kr_offers or in_offers in pairings and exports."
+    )
+    need: str = Field(description="A whole sentence of one side's needs.")
+    offer: str = Field(description="The sentence of the other side's offer that answers it best.")
+    similarity: float = Field(description="Cosine of the two sentences (about 0.5+ is close).")
 
 
 class MatchOut(BaseModel):
@@ -22,6 +37,7 @@ class MatchOut(BaseModel):
     score: float
     components: Components
     explanation: str
+    evidence: list[EvidenceOut]
 
 
 class MatchList(BaseModel):
@@ -30,13 +46,30 @@ class MatchList(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # "needs, capabilities or both", stated in the schema so that clients know the rule
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["needs"]}, {"required": ["capabilities"]}]},
+    )
 
-    needs: LongText
-    capabilities: LongText | None = None
+    needs: LongText | SkipJsonSchema[None] = Field(
+        None,
+        description="What the organisation seeks; candidates are ranked by how they answer it.",
+    )
+    capabilities: LongText | SkipJsonSchema[None] = Field(
+        None,
+        description="What it offers; with needs, both directions count; alone, candidates "
+        "are ranked by how much they need it.",
+    )
     country: Country = Field(description="The candidates' country.")
     sectors: Sectors | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 10
+
+    @model_validator(mode="after")
+    def _one_side(self) -> SearchRequest:
+        if not (self.needs or self.capabilities):
+            raise ValueError("give needs, capabilities or both")
+        return self
 
 
 class SearchResult(BaseModel):
@@ -51,6 +84,7 @@ class PairingOut(BaseModel):
     score: float
     components: Components
     explanation: str
+    evidence: list[EvidenceOut]
 
 
 class PairingList(BaseModel):

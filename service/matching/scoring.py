@@ -1,20 +1,17 @@
-"""Pair scoring: small pure functions, vectorised over candidate arrays.
+"""Pair scoring parts: small pure functions, vectorised over candidate arrays.
 
 For an organisation A and a candidate partner B (always from the other country)::
 
     a_gets          = clip(cos(A.needs, B.capabilities), 0, 1)   # B offers what A needs
     b_gets          = clip(cos(B.needs, A.capabilities), 0, 1)   # A offers what B needs
     complementarity = 2 * a_gets * b_gets / (a_gets + b_gets)    # harmonic mean: both must gain
-    similarity      = clip(cos(A.capabilities, B.capabilities), 0, 1)
     sector_fit      = 0.8 * max_relation(A.sectors, B.sectors) + 0.2 * shared / min(|A|, |B|)
     partnership_fit = 0.6 * type_overlap + 0.4 * org_fit
 
-    score = clip((w_c * complementarity + w_s * sector_fit + w_p * partnership_fit
-                  - w_pen * max(0, similarity - t) / (1 - t)) / (w_c + w_s + w_p), 0, 1)
-
-Similarity is reported but only counts *against* a pair, and only above the competitor threshold
-``t``: firms that offer nearly the same things are competitors, not partners. Below it, shared
-domain vocabulary already shows up in complementarity. Weights live in ``MatchWeights``.
+``sector_fit`` and ``partnership_fit`` are features of the ranker model
+(``service.matching.model``), which turns all features of a pair into its score;
+``complementarity`` and the clipped capability similarity are shown with every match as
+components, so a reader sees why a pair scored as it did.
 """
 
 from __future__ import annotations
@@ -23,11 +20,8 @@ from functools import cache
 
 import numpy as np
 
-from service.config import MatchWeights
 from service.sectors import SECTOR_BIT, SECTOR_CODES, relation
 from service.vocab import ORG_TYPES, PARTNERSHIP_BIT, PARTNERSHIP_TYPES
-
-COMPONENTS = ("sector_fit", "complementarity", "similarity", "partnership_fit")
 
 RESEARCH_ORGS = {"research_institute", "university"}
 BUSINESS_ORGS = {"company", "startup"}
@@ -116,64 +110,3 @@ def partnership_fit(
     ).astype(np.int64)
     org = _org_fit_table()[org_a, org_b, research_ok]
     return (0.6 * overlap + 0.4 * org).astype(np.float32)
-
-
-def combine(components: dict[str, np.ndarray], w: MatchWeights) -> np.ndarray:
-    """The final score in [0, 1] (formula in the module docstring)."""
-    penalty = np.maximum(0.0, components["similarity"] - w.competitor_threshold) / (
-        1.0 - w.competitor_threshold
-    )
-    positive = w.complementarity + w.sector_fit + w.partnership_fit
-    raw = (
-        w.complementarity * components["complementarity"]
-        + w.sector_fit * components["sector_fit"]
-        + w.partnership_fit * components["partnership_fit"]
-        - w.competitor_penalty * penalty
-    ) / (positive or 1.0)
-    return np.clip(raw, 0.0, 1.0).astype(np.float32)
-
-
-def score_cosines(
-    needs_a_by_b: np.ndarray,
-    needs_b_by_a: np.ndarray,
-    caps_a_b: np.ndarray,
-    a_meta: dict[str, np.ndarray],
-    b_meta: dict[str, np.ndarray],
-    weights: MatchWeights,
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Score pairs elementwise from their three cosines (arrays of one shape):
-    ``cos(A.needs, B.caps)``, ``cos(B.needs, A.caps)`` and ``cos(A.caps, B.caps)``.
-
-    ``*_meta`` hold ``sector_mask``, ``partnership_mask`` and ``org`` (index into ORG_TYPES),
-    broadcastable to that shape. Returns (score, components).
-    """
-    comps = {
-        "sector_fit": sector_fit(a_meta["sector_mask"], b_meta["sector_mask"]),
-        "complementarity": complementarity(
-            directional_fit(needs_a_by_b), directional_fit(needs_b_by_a)
-        ),
-        "similarity": directional_fit(caps_a_b),
-        "partnership_fit": partnership_fit(
-            a_meta["partnership_mask"], b_meta["partnership_mask"], a_meta["org"], b_meta["org"]
-        ),
-    }
-    return combine(comps, weights), comps
-
-
-def score_pairs(
-    a_caps: np.ndarray,
-    a_needs: np.ndarray,
-    b_caps: np.ndarray,
-    b_needs: np.ndarray,
-    a_meta: dict[str, np.ndarray],
-    b_meta: dict[str, np.ndarray],
-    weights: MatchWeights,
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Score pairs from their vectors (shape (..., dim)); see ``score_cosines``."""
-
-    def cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.einsum("...d,...d->...", x, y)
-
-    return score_cosines(
-        cos(a_needs, b_caps), cos(b_needs, a_caps), cos(a_caps, b_caps), a_meta, b_meta, weights
-    )

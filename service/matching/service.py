@@ -7,13 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.orm import Session
 
-from service.config import MatchWeights
+from service.config import RankerSettings
+from service.indexing.lexical import profile_terms
 from service.indexing.search import CandidateSource, Filters
-from service.indexing.service import ORG_CODE, MatchIndex, Summary
-from service.matching.explain import explain_pairs
+from service.indexing.service import COUNTRY_CODE, ORG_CODE, MatchIndex, Summary
+from service.matching.explain import Evidence, explain_pairs
+from service.matching.features import COMPONENTS
 from service.matching.ranking import Ranked, rank, rank_profiles, top_pairs
-from service.matching.scoring import COMPONENTS
 from service.profiles.models import Profile
+from service.sectors import mask_of
+from service.vocab import other_country
 
 
 @dataclass
@@ -22,10 +25,15 @@ class Match:
     score: float
     components: dict[str, float]
     explanation: str
+    evidence: list[Evidence]
 
 
 def row_components(r: Ranked, row: int, col: int) -> dict[str, float]:
     return {name: round(float(r.components[name][row, col]), 6) for name in COMPONENTS}
+
+
+# Evidence of a pairing (IN, KR) and of an export row says which country's offer answers.
+PAIRING_DIRECTIONS = ("kr_offers", "in_offers")
 
 
 # -- queries behind the endpoints ----------------------------------------------------------
@@ -63,7 +71,7 @@ def matches_for_profile(
     *,
     limit: int,
     pool: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
     filters: Filters = Filters(),
     min_score: float = 0.0,
 ) -> list[Match]:
@@ -73,7 +81,7 @@ def matches_for_profile(
         profile.country,
         k=limit,
         pool=max(pool, limit),
-        weights=weights,
+        ranker=ranker,
         filters=filters,
     )
     cols = [c for c in range(r.ids.shape[1]) if r.ids[0, c] >= 0 and r.scores[0, c] >= min_score]
@@ -82,11 +90,22 @@ def matches_for_profile(
     cols = [c for c in cols if int(r.ids[0, c]) in profiles]
     ids = [int(r.ids[0, c]) for c in cols]
     profiles[profile.id] = profile
-    texts = explain_pairs(session, index, [(profile.id, i) for i in ids], profiles)
+    texts = explain_pairs(
+        session,
+        index,
+        [(profile.id, i) for i in ids],
+        profiles,
+        competitors(r, cols, ranker),
+    )
     return [
-        Match(profiles[i], round(float(r.scores[0, c]), 6), row_components(r, 0, c), t)
+        Match(profiles[i], round(float(r.scores[0, c]), 6), row_components(r, 0, c), *t)
         for i, c, t in zip(ids, cols, texts, strict=True)
     ]
+
+
+def competitors(r: Ranked, cols: list[int], ranker: RankerSettings) -> list[bool]:
+    """Whether the two capability texts are alike enough to call the pair possible competitors."""
+    return [bool(r.components["similarity"][0, c] >= ranker.competitor_threshold) for c in cols]
 
 
 @dataclass
@@ -102,23 +121,33 @@ def search_adhoc(
     index: MatchIndex,
     encoder,  # noqa: ANN001 - embeddings.encoder.Encoder
     *,
-    needs: str,
+    needs: str | None,
     capabilities: str | None,
     candidate_country: str,
     sectors: list[str] | None,
     limit: int,
     pool: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
 ) -> list[Match]:
-    from service.sectors import mask_of
-
-    docs = encoder.embed_documents([needs] + ([capabilities] if capabilities else []))
-    q_needs = docs[0].vector[None, :]
-    q_caps = docs[1].vector[None, :] if capabilities else np.zeros_like(q_needs)
+    """Matches for an unregistered organisation described by its needs, its capabilities or
+    both. With one side only, candidates are ranked by that direction alone (the model's
+    ``needs_only`` or ``capabilities_only`` weights): what answers the needs, or who needs what
+    is offered."""
+    texts = {f: t for f, t in (("needs", needs), ("capabilities", capabilities)) if t}
+    docs = dict(zip(texts, encoder.embed_documents(list(texts.values())), strict=True))
+    dim = index.dim
+    q_needs = docs["needs"].vector[None, :] if "needs" in docs else np.zeros((1, dim), np.float32)
+    q_caps = (
+        docs["capabilities"].vector[None, :]
+        if "capabilities" in docs
+        else np.zeros((1, dim), np.float32)
+    )
+    kind = "both" if len(docs) == 2 else f"{next(iter(docs))}_only"
     meta = {
         "sector_mask": np.array([mask_of(sectors or [])]),
         "partnership_mask": np.array([0]),
         "org": np.array([ORG_CODE["company"]]),
+        "country": np.array([COUNTRY_CODE[other_country(candidate_country)]]),
     }
     r = rank(
         index,
@@ -128,26 +157,26 @@ def search_adhoc(
         q_meta=meta,
         k=limit,
         pool=max(pool, limit),
-        weights=weights,
+        ranker=ranker,
+        query_terms=index.terms.query(*profile_terms(capabilities or "", needs or "")),
+        kind=kind,
     )
     profiles: dict = index.summaries(int(i) for i in r.ids[0] if i >= 0)
     cols = [c for c in range(r.ids.shape[1]) if int(r.ids[0, c]) in profiles]
     ids = [int(r.ids[0, c]) for c in cols]
     profiles[-1] = AdHoc("your organisation", sectors or [])
-    q_sent = {"needs": (docs[0].sentences, docs[0].sentence_vectors)}
-    if capabilities:
-        q_sent["capabilities"] = (docs[1].sentences, docs[1].sentence_vectors)
-    texts = explain_pairs(
+    q_sent = {f: (d.sentences, d.sentence_vectors) for f, d in docs.items()}
+    texts_out = explain_pairs(
         session,
         index,
         [(-1, i) for i in ids],
         profiles,
-        query_vectors={-1: (q_caps[0], q_needs[0])},
+        competitors(r, cols, ranker) if capabilities else [False] * len(ids),
         query_sentences={-1: q_sent},
     )
     return [
-        Match(profiles[i], round(float(r.scores[0, c]), 6), row_components(r, 0, c), t)
-        for i, c, t in zip(ids, cols, texts, strict=True)
+        Match(profiles[i], round(float(r.scores[0, c]), 6), row_components(r, 0, c), *t)
+        for i, c, t in zip(ids, cols, texts_out, strict=True)
     ]
 
 
@@ -158,6 +187,7 @@ class Pairing:
     score: float
     components: dict[str, float]
     explanation: str
+    evidence: list[Evidence]
 
 
 def best_pairings(
@@ -169,7 +199,7 @@ def best_pairings(
     per_org: int,
     min_score: float,
     pool: int,
-    weights: MatchWeights,
+    ranker: RankerSettings,
 ) -> list[Pairing]:
     """Best IN-KR pairs of the registry, each pair once, no organisation in more than ``per_org``.
 
@@ -180,7 +210,7 @@ def best_pairings(
         index,
         k=max(10, 2 * per_org),
         pool=pool,
-        weights=weights,
+        ranker=ranker,
         filters=Filters(sector=sector),
         min_score=min_score,
     )
@@ -199,8 +229,15 @@ def best_pairings(
                     break
     profiles = index.summaries({i for (pair, _) in chosen for i in pair})
     chosen = [c for c in chosen if c[0][0] in profiles and c[0][1] in profiles]
-    texts = explain_pairs(session, index, [pair for pair, _ in chosen], profiles)
+    texts = explain_pairs(
+        session,
+        index,
+        [pair for pair, _ in chosen],
+        profiles,
+        [comps["similarity"] >= ranker.competitor_threshold for _, (_, comps) in chosen],
+        directions=PAIRING_DIRECTIONS,
+    )
     return [
-        Pairing(profiles[a], profiles[b], round(score, 6), comps, t)
+        Pairing(profiles[a], profiles[b], round(score, 6), comps, *t)
         for ((a, b), (score, comps)), t in zip(chosen, texts, strict=True)
     ]

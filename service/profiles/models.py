@@ -66,6 +66,8 @@ class ProfileEmbedding(Base):
     sentences: Mapped[list[str]] = mapped_column(JSON)
     # float16 matrix, one row per sentence, for quoting the sentences that match.
     sentence_vectors: Mapped[bytes] = mapped_column(LargeBinary)
+    # Keyword terms of the text (embeddings.lexical.pack: term hashes, then counts).
+    terms: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     profile: Mapped[Profile] = relationship(back_populates="embeddings")
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from embeddings import lexical
 from embeddings.encoder import DocumentEmbedding
 from embeddings.text import text_hash
 from service.indexing.service import TEXT_FIELDS, lock_change_log
@@ -81,6 +82,7 @@ def embedding_row(
         vector=doc.vector.astype(np.float32).tobytes(),
         sentences=doc.sentences,
         sentence_vectors=doc.sentence_vectors.astype(np.float16).tobytes(),
+        terms=lexical.pack(*lexical.terms(text)),
     )
 
 
@@ -89,22 +91,16 @@ def sentence_data(
     ids: Sequence[int],
     fields: Sequence[str] = TEXT_FIELDS,
     as_float16: bool = False,
-    capabilities_of: Sequence[int] = (),
     hashes: dict[tuple[int, str], str] | None = None,
 ) -> dict[tuple[int, str], tuple[list[str], np.ndarray]]:
-    """Sentences and their vectors per (profile id, field), for quoting matches: ``fields`` of
-    ``ids``, and only the capabilities of ``capabilities_of`` (an explanation quotes nothing
-    else of the partner side). ``hashes``, if given, receives each row's text hash."""
-    if not ids and not capabilities_of:
+    """Sentences and their vectors per (profile id, field) of ``ids``, for quoting matches.
+    ``hashes``, if given, receives each row's text hash."""
+    if not ids:
         return {}
     # Table columns on the session's connection: every match list runs this query, and the
     # ORM layer (compile state, row loading) cost more CPU than the query itself.
     t = ProfileEmbedding.__table__.c
     wanted = and_(t.profile_id.in_(list(ids)), t.field.in_(list(fields)))
-    if capabilities_of:
-        wanted = or_(
-            wanted, and_(t.profile_id.in_(list(capabilities_of)), t.field == "capabilities")
-        )
     rows = session.connection().execute(
         select(t.profile_id, t.field, t.sentences, t.sentence_vectors, t.text_hash).where(wanted)
     )

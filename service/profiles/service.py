@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from embeddings.encoder import Encoder
-from embeddings.text import text_hash
+from embeddings.text import own_name_masker, text_hash
 from service.auth.service import Principal, create_key
 from service.errors import Conflict, InvalidInput, MatchmakerError, NotFound
 from service.profiles import repository as repo
@@ -77,7 +77,8 @@ def register_many(
             todo.append(i)
 
     texts = [t for i in todo for t in (items[i].capabilities, items[i].needs)]
-    docs = encoder.embed_documents(texts)
+    maskers = [own_name_masker(items[i].name, items[i].org_type) for i in todo]
+    docs = encoder.embed_documents(texts, rewrite=[m for m in maskers for _ in range(2)])
     created: list[int] = []
     for n, i in enumerate(todo):
         item = items[i]
@@ -170,15 +171,23 @@ def update(session: Session, encoder: Encoder, profile: Profile, patch: ProfileU
         if changes.get(field) is not None:
             changes[field] = str(changes[field])
     stored = repo.embedding_rows(session, profile.id)
+    # The encoder reads the texts with the organisation's own name masked: a new name (or
+    # kind, which picks the stand-in) re-encodes both texts.
+    renamed = any(f in changes and changes[f] != getattr(profile, f) for f in ("name", "org_type"))
     reencode = [
         f
         for f in repo.TEXT_FIELDS
-        if f in changes and (f not in stored or stored[f].text_hash != text_hash(changes[f]))
+        if renamed
+        or (f in changes and (f not in stored or stored[f].text_hash != text_hash(changes[f])))
     ]
     for field, value in changes.items():
         setattr(profile, field, value)
+    changes = {f: getattr(profile, f) for f in reencode} | changes
     if reencode:
-        docs = encoder.embed_documents([changes[f] for f in reencode])
+        masker = own_name_masker(profile.name, profile.org_type)
+        docs = encoder.embed_documents(
+            [changes[f] for f in reencode], rewrite=[masker] * len(reencode)
+        )
         for field, doc in zip(reencode, docs, strict=True):
             if field in stored:
                 session.delete(stored[field])

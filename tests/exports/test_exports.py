@@ -50,6 +50,11 @@ def test_csv_rows_agree_with_matches(client, market, admin):  # noqa: F811
             m["components"]["complementarity"], abs=1e-5
         )
         assert r["explanation"] == m["explanation"]
+        # the same evidence, named by country: the Korean side offers to the Indian asker
+        rename = {"partner_offers": "kr_offers", "asker_offers": "in_offers"}
+        assert json.loads(r["evidence"]) == [
+            {**e, "direction": rename[e["direction"]]} for e in m["evidence"]
+        ]
     assert any(r["rank_for_kr"] for r in rows)
     assert "Korean Cathode Materials" in text
 
@@ -58,9 +63,14 @@ def test_jsonl_and_parquet_read_back(client, market, official):  # noqa: F811
     _, content = run_export(client, official, format="jsonl", top_k=1)
     rows = [json.loads(line) for line in content.decode().splitlines()]
     assert rows and all(tuple(r.keys()) == COLUMNS for r in rows)
+    for r in rows:
+        assert {e["direction"] for e in r["evidence"]} <= {"kr_offers", "in_offers"}
+        assert all(e["need"] and e["offer"] and "\u2026" not in e["offer"] for e in r["evidence"])
     _, content = run_export(client, official, format="parquet", top_k=2)
     table = pq.read_table(io.BytesIO(content))
     assert tuple(table.column_names) == COLUMNS
+    evidence = table.column("evidence").to_pylist()
+    assert evidence[0] and set(evidence[0][0]) == {"direction", "need", "offer", "similarity"}
     assert str(table.schema.field("score").type) == "float"
     assert str(table.schema.field("rank_for_in").type) == "int16"
 

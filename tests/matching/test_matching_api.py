@@ -78,6 +78,7 @@ def test_two_sided_partner_ranks_first_competitor_not_on_top(client, market):
             "complementarity",
             "similarity",
             "partnership_fit",
+            "keywords",
         }
     assert [m["score"] for m in got] == sorted((m["score"] for m in got), reverse=True)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.config import MatchWeights
 from service.indexing.service import ORG_CODE
-from service.matching.scoring import combine, complementarity, partnership_fit, sector_fit
+from service.matching.scoring import complementarity, partnership_fit, sector_fit
 from service.sectors import mask_of
 from service.vocab import partnership_mask
 
@@ -41,16 +40,3 @@ def test_partnership_fit_overlap_and_org_types():
     assert pf(jv, lic, co, co) < pf(jv, jv, co, co)
     research = partnership_mask(["research_collaboration"])
     assert pf(research, research, co, ri) > pf(jv, jv, co, ri)
-
-
-def test_identical_competitors_are_penalised():
-    w = MatchWeights()
-    base = {
-        "sector_fit": np.array([1.0, 1.0]),
-        "complementarity": np.array([0.5, 0.5]),
-        "partnership_fit": np.array([1.0, 1.0]),
-        "similarity": np.array([0.3, 0.98]),
-    }
-    partner, competitor = combine(base, w)
-    assert partner > competitor
-    assert 0 <= competitor <= partner <= 1

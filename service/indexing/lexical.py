@@ -1,0 +1,344 @@
+"""Keyword statistics of the indexed profiles, and the pair features computed from them.
+
+Each profile's ``capabilities`` and ``needs`` are bags of stemmed terms (``embeddings.lexical``);
+its *whole* document is the two together. The store keeps, per profile and field, the sorted
+term numbers and counts in flat append-only buffers, and over the whole registry the document
+frequency of every term (in whole documents) and the total length of each field, all integers,
+so the statistics of a registry do not depend on the order in which profiles arrived.
+
+For a query profile A and a candidate B (``pair_features``), with Lucene's BM25::
+
+    idf(t)        = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))
+    sat(tf, len)  = tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg_len))    # k1 1.2, b 0.75
+    bm25(Q -> D)  = sum over terms t of Q also in D of idf(t) * sat(tf_D(t), len_D)
+    cover(Q -> D) = sum of idf(t) over terms of Q found in D / sum of idf(t) over terms of Q
+
+    bm25_needs = bm25(A.needs -> B.capabilities) + bm25(B.needs -> A.capabilities)
+    bm25_whole = bm25(A.whole -> B.whole) + bm25(B.whole -> A.whole)
+    cover      = cover(A.needs -> B.capabilities) + cover(B.needs -> A.capabilities)
+
+All three are symmetric in A and B. The kernels are compiled with numba: a pair costs about a
+microsecond and releases the GIL, so the export's threads score pairs in parallel.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import numba
+import numpy as np
+
+from embeddings import lexical
+
+FIELDS = ("capabilities", "needs", "whole")
+CAPS, NEEDS, WHOLE = 0, 1, 2
+K1, B = 1.2, 0.75
+LEXICAL_FEATURES = ("bm25_needs", "bm25_whole", "cover")
+
+
+Terms = tuple[np.ndarray, np.ndarray]  # (term hashes, counts) of one field
+
+
+class TermStore:
+    """Term numbers and counts of every indexed profile (see module docstring).
+
+    Terms are numbered in the order this process first sees them; the numbers never leave the
+    process (profiles store the terms' stable hashes), so only membership and counts matter.
+    """
+
+    def __init__(self) -> None:
+        self._vocab: dict[int, int] = {}
+        self.df = np.zeros(1024, np.int64)
+        self.terms = np.zeros(1 << 16, np.int32)  # flat buffer of term numbers
+        self.counts = np.zeros(1 << 16, np.int32)
+        self.used = 0  # buffer entries written, live or dead
+        self.start = np.zeros((1024, 3), np.int64)
+        self.length = np.zeros((1024, 3), np.int64)  # terms in the field, counted with repeats
+        self.size = np.zeros((1024, 3), np.int64)  # distinct terms (entries in the buffer)
+        self.present = np.zeros(1024, bool)
+        self.docs = 0
+        self.total = np.zeros(3, np.int64)
+        self.lock = threading.RLock()
+        self._idf: np.ndarray | None = None  # idf of every term number, until the next change
+
+    @classmethod
+    def build(cls, items: list[tuple[int, Terms, Terms]]) -> TermStore:
+        """A store of many profiles ``(id, capabilities terms, needs terms)`` at once, vectorised
+        (at start-up: adding 100,000 profiles one by one took half a minute). Terms are numbered
+        by the order of their hashes."""
+        store = cls()
+        if not items:
+            return store
+        pids = np.array([p for p, _, _ in items], np.int64)
+        store._grow_ids(int(pids.max()))
+        owner, hashes, counts = [], [], []
+        for f in (CAPS, NEEDS):
+            lens = np.array([len(it[1 + f][0]) for it in items], np.int64)
+            owner.append(np.repeat(pids, lens))
+            hashes.append(np.concatenate([it[1 + f][0] for it in items]).astype(np.int64))
+            counts.append(np.concatenate([it[1 + f][1] for it in items]).astype(np.int64))
+        uniq, inv = np.unique(np.concatenate(hashes), return_inverse=True)
+        store._vocab = dict(zip(uniq.tolist(), range(len(uniq)), strict=True))
+        vocab = len(uniq)
+        nums = [inv[: len(hashes[0])], inv[len(hashes[0]) :]]
+        # whole documents: each profile's two fields, equal terms' counts added
+        key, winv = np.unique(
+            np.concatenate(owner) * vocab + np.concatenate(nums), return_inverse=True
+        )
+        fields = [
+            (owner[0], nums[0], counts[0]),
+            (owner[1], nums[1], counts[1]),
+            (key // vocab, key % vocab, np.bincount(winv, weights=np.concatenate(counts))),
+        ]
+        parts_t, parts_c, at = [], [], 0
+        for f, (own, num, cnt) in enumerate(fields):
+            order = np.lexsort((num, own))
+            own, num, cnt = own[order], num[order], cnt[order].astype(np.int64)
+            size = np.bincount(own, minlength=len(store.present))
+            store.size[:, f] = size
+            store.start[:, f] = at + np.cumsum(size) - size
+            store.length[:, f] = np.bincount(own, weights=cnt, minlength=len(store.present))
+            store.total[f] = int(cnt.sum())
+            parts_t.append(num.astype(np.int32))
+            parts_c.append(cnt.astype(np.int32))
+            at += len(num)
+        store.terms, store.counts = np.concatenate(parts_t), np.concatenate(parts_c)
+        store.used = at
+        store.df = np.bincount(fields[2][1], minlength=max(vocab, 1)).astype(np.int64)
+        store.present[pids] = True
+        store.docs = len(pids)
+        return store
+
+    def _grow_ids(self, max_id: int) -> None:
+        n = len(self.present)
+        if max_id < n:
+            return
+        new = max(max_id + 1, 2 * n)
+        for name in ("start", "length", "size", "present"):
+            old = getattr(self, name)
+            arr = np.zeros((new, *old.shape[1:]), old.dtype)
+            arr[:n] = old
+            setattr(self, name, arr)
+
+    def _numbers(self, hashes: np.ndarray) -> np.ndarray:
+        out = np.empty(len(hashes), np.int32)
+        for n, h in enumerate(hashes.tolist()):
+            num = self._vocab.get(h)
+            if num is None:
+                num = self._vocab[h] = len(self._vocab)
+            out[n] = num
+        if len(self._vocab) > len(self.df):
+            df = np.zeros(max(len(self._vocab), 2 * len(self.df)), np.int64)
+            df[: len(self.df)] = self.df
+            self.df = df
+        return out
+
+    def _append(self, terms: np.ndarray, counts: np.ndarray) -> int:
+        end = self.used + len(terms)
+        if end > len(self.terms):
+            live = int(self.size[self.present].sum())
+            if live + len(terms) <= len(self.terms) // 2:
+                self._compact()
+                return self._append(terms, counts)
+            cap = max(end, 2 * len(self.terms))
+            for name in ("terms", "counts"):
+                arr = np.zeros(cap, np.int32)
+                arr[: self.used] = getattr(self, name)[: self.used]
+                setattr(self, name, arr)
+        at = self.used
+        self.terms[at : at + len(terms)] = terms
+        self.counts[at : at + len(terms)] = counts
+        self.used += len(terms)
+        return at
+
+    def _compact(self) -> None:
+        """Copy the live entries to fresh buffers (old versions of edited profiles are dead)."""
+        ids = np.flatnonzero(self.present)
+        total = int(self.size[ids].sum())
+        terms, counts = np.zeros(max(total, 1 << 16), np.int32), np.zeros_like(self.counts)
+        at = 0
+        for i in ids.tolist():
+            for f in range(3):
+                s, n = self.start[i, f], self.size[i, f]
+                terms[at : at + n] = self.terms[s : s + n]
+                counts[at : at + n] = self.counts[s : s + n]
+                self.start[i, f] = at
+                at += n
+        self.terms, self.counts, self.used = terms, counts, at
+
+    def set(
+        self, pid: int, caps: tuple[np.ndarray, np.ndarray], needs: tuple[np.ndarray, np.ndarray]
+    ) -> None:
+        """Index (or re-index) profile ``pid`` from its fields' (term hashes, counts)."""
+        with self.lock:
+            self.clear(pid)
+            self._grow_ids(pid)
+            fields = [caps, needs, _merge(caps, needs)]
+            for f, (hashes, counts) in enumerate(fields):
+                nums = self._numbers(hashes)
+                order = np.argsort(nums, kind="stable")
+                nums, cnt = nums[order], counts[order].astype(np.int32)
+                self.start[pid, f] = self._append(nums, cnt)
+                self.size[pid, f] = len(nums)
+                self.length[pid, f] = int(cnt.sum())
+                self.total[f] += int(cnt.sum())
+                if f == WHOLE:
+                    self.df[nums] += 1
+                    self._idf = None
+            self.present[pid] = True
+            self.docs += 1
+
+    def clear(self, pid: int) -> None:
+        with self.lock:
+            if pid >= len(self.present) or not self.present[pid]:
+                return
+            s, n = self.start[pid, WHOLE], self.size[pid, WHOLE]
+            self.df[self.terms[s : s + n]] -= 1
+            self._idf = None
+            self.total -= self.length[pid]
+            self.present[pid] = False
+            self.docs -= 1
+
+    def remove(self, ids: Iterable[int]) -> None:
+        with self.lock:
+            for i in ids:
+                self.clear(int(i))
+
+    def query(
+        self, caps: tuple[np.ndarray, np.ndarray], needs: tuple[np.ndarray, np.ndarray]
+    ) -> QueryTerms:
+        """An unindexed text's terms (an ad-hoc search) in this store's numbering; terms no
+        indexed profile uses are left out (they match nothing)."""
+        with self.lock:
+            out = []
+            for hashes, counts in (caps, needs, _merge(caps, needs)):
+                known = [
+                    (self._vocab[h], c)
+                    for h, c in zip(hashes.tolist(), counts.tolist(), strict=True)
+                    if h in self._vocab
+                ]
+                known.sort()
+                out.append(
+                    (
+                        np.array([t for t, _ in known], np.int32),
+                        np.array([c for _, c in known], np.int32),
+                        int(counts.sum()),
+                    )
+                )
+            return QueryTerms(out)
+
+    def pair_features(
+        self, a: np.ndarray, b: np.ndarray, query: QueryTerms | None = None
+    ) -> np.ndarray:
+        """(n, 3) features ``LEXICAL_FEATURES`` of the pairs (a[i], b[i]) of profile ids; with
+        ``query``, ``a`` is ignored and the query's terms stand for A.
+
+        Only the pairs' offsets are read under the lock. The kernel then runs outside it: a
+        later change appends past what those offsets cover, and a compaction or a growth
+        allocates new buffers, so what the offsets point at never changes underneath.
+        """
+        b = np.asarray(b, np.int64)
+        with self.lock:
+            if self._idf is None:
+                df = self.df[: len(self._vocab)]
+                self._idf = np.log1p((self.docs - df + 0.5) / (df + 0.5))
+            idf, avg = self._idf, self.total / max(self.docs, 1)
+            d = (self.terms, self.counts, self.start[b], self.size[b], self.length[b])
+            if query is None:
+                a = np.asarray(a, np.int64)
+                q = (self.terms, self.counts, self.start[a], self.size[a], self.length[a])
+        if query is not None:
+            rows = np.zeros(len(b), np.int64)
+            q = (query.terms, query.counts, query.start[rows], query.size[rows], query.length[rows])
+        return _pairs(*q, *d, idf, avg)
+
+
+class QueryTerms:
+    """Terms of an unindexed text, laid out like one profile of a ``TermStore``."""
+
+    def __init__(self, fields: list[tuple[np.ndarray, np.ndarray, int]]) -> None:
+        self.terms = np.concatenate([t for t, _, _ in fields]).astype(np.int32)
+        self.counts = np.concatenate([c for _, c, _ in fields]).astype(np.int32)
+        sizes = [len(t) for t, _, _ in fields]
+        self.start = np.array([np.cumsum([0, *sizes[:-1]])], np.int64)
+        self.size = np.array([sizes], np.int64)
+        self.length = np.array([[n for _, _, n in fields]], np.int64)
+
+
+def _merge(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-document terms: the union of two fields' terms, counts added."""
+    ids = np.concatenate([a[0], b[0]])
+    counts = np.concatenate([a[1], b[1]]).astype(np.int64)
+    uniq, inv = np.unique(ids, return_inverse=True)
+    return uniq, np.bincount(inv, weights=counts, minlength=len(uniq)).astype(np.int32)
+
+
+def profile_terms(capabilities: str, needs: str) -> tuple[tuple, tuple]:
+    return lexical.terms(capabilities), lexical.terms(needs)
+
+
+@numba.njit(cache=True, nogil=True)
+def _match(qt, qs, qn, dt, dc, ds, dn, dlen, idf, avg):
+    """(bm25 Q -> D, idf of Q's terms found in D, idf of all Q's terms): one sorted merge."""
+    norm = K1 * (1.0 - B + B * dlen / avg) if avg > 0 else K1
+    bm = 0.0
+    found = 0.0
+    total = 0.0
+    j = ds
+    de = ds + dn
+    for i in range(qs, qs + qn):
+        t = qt[i]
+        w = idf[t]
+        total += w
+        while j < de and dt[j] < t:
+            j += 1
+        if j < de and dt[j] == t:
+            tf = dc[j]
+            bm += w * tf * (K1 + 1.0) / (tf + norm)
+            found += w
+    return bm, found, total
+
+
+@numba.njit(cache=True, nogil=True)
+def _both(at, ac, as_, an, alen, bt, bc, bs, bn, blen, idf, avg):
+    """bm25(A -> B) + bm25(B -> A) of two documents: one sorted merge."""
+    norm_a = K1 * (1.0 - B + B * alen / avg) if avg > 0 else K1
+    norm_b = K1 * (1.0 - B + B * blen / avg) if avg > 0 else K1
+    out = 0.0
+    i, j = as_, bs
+    ie, je = as_ + an, bs + bn
+    while i < ie and j < je:
+        if at[i] < bt[j]:
+            i += 1
+        elif at[i] > bt[j]:
+            j += 1
+        else:
+            w = idf[at[i]]
+            tfa, tfb = ac[i], bc[j]
+            out += w * (tfb * (K1 + 1.0) / (tfb + norm_b) + tfa * (K1 + 1.0) / (tfa + norm_a))
+            i += 1
+            j += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _pairs(qt, qc, qs, qn, ql, dt, dc, ds, dn, dl, idf, avg):
+    """Rows of ``LEXICAL_FEATURES``: pair r is (row r of the q-offsets, row r of the d-offsets)."""
+    out = np.zeros((len(qs), 3), np.float64)
+    for r in range(len(qs)):
+        # A's needs against B's capabilities, B's needs against A's, whole against whole
+        bm1, f1, t1 = _match(
+            qt, qs[r, 1], qn[r, 1], dt, dc, ds[r, 0], dn[r, 0], dl[r, 0], idf, avg[0]
+        )
+        bm2, f2, t2 = _match(
+            dt, ds[r, 1], dn[r, 1], qt, qc, qs[r, 0], qn[r, 0], ql[r, 0], idf, avg[0]
+        )
+        out[r, 0] = bm1 + bm2
+        out[r, 1] = _both(
+            qt, qc, qs[r, 2], qn[r, 2], ql[r, 2], dt, dc, ds[r, 2], dn[r, 2], dl[r, 2], idf, avg[2]
+        )
+        out[r, 2] = (f1 / t1 if t1 > 0 else 0.0) + (f2 / t2 if t2 > 0 else 0.0)
+    return out
