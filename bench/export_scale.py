@@ -130,7 +130,8 @@ rows = 0
 out = Path(sys.argv[1])
 wr = W._Writer("parquet", out)
 with sessions() as session:
-    it = W.iter_rows(session, index, pairs, lambda p: None, s.ranker.competitor_threshold)
+    extra = (s.ranker.competitor_threshold,) if hasattr(s, "ranker") else ()  # older code: none
+    it = W.iter_rows(session, index, pairs, lambda p: None, *extra)
     while True:
         a = time.perf_counter()
         chunk = next(it, None)

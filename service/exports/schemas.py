@@ -22,6 +22,7 @@ COLUMNS = (
     "complementarity",
     "similarity",
     "partnership_fit",
+    "keywords",
     "rank_for_in",
     "rank_for_kr",
     "explanation",

@@ -52,6 +52,7 @@ PARQUET_SCHEMA = pa.schema(
         ("complementarity", pa.float32()),
         ("similarity", pa.float32()),
         ("partnership_fit", pa.float32()),
+        ("keywords", pa.float32()),
         ("rank_for_in", pa.int16()),
         ("rank_for_kr", pa.int16()),
         ("explanation", pa.string()),
