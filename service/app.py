@@ -33,6 +33,7 @@ from service.deps import AppState, StateDep
 from service.errors import MatchmakerError
 from service.exports.endpoints import router as exports_router
 from service.exports.service import ExportRunner
+from service.indexing import lexical
 from service.indexing.service import IndexSyncer
 from service.matching.endpoints import router as matching_router
 from service.profiles.endpoints import router as profiles_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             gc.freeze()
             gc.enable()
         log.info("search index %s: %s profiles", how, index.count())
+        lexical.warm_up()
         state = AppState(
             settings=settings,
             engine=engine,

@@ -276,6 +276,12 @@ def _merge(
     return uniq, np.bincount(inv, weights=counts, minlength=len(uniq)).astype(np.int32)
 
 
+def warm_up() -> None:
+    """Compile the kernels now (from numba's on-disk cache when there is one), so that the first
+    match list of a new process does not wait a second or two for it."""
+    TermStore().pair_features(np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
 def profile_terms(capabilities: str, needs: str) -> tuple[tuple, tuple]:
     return lexical.terms(capabilities), lexical.terms(needs)
 
