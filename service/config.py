@@ -79,8 +79,7 @@ class Settings(BaseSettings):
         ge=0,
         description="Profile texts whose sentences each worker keeps in memory for quoting in "
         "explanations (about 3 KB each: 60k is about 190 MB per worker; 0 turns the cache "
-        "off). Under the mixed load at 100k profiles, 60k instead of 10k served 11 % more "
-        "requests.",
+        "off).",
     )
 
     index_exact_max: int = Field(
@@ -102,8 +101,8 @@ class Settings(BaseSettings):
     search_threads: int = Field(
         1,
         ge=1,
-        description="FAISS (OpenMP) threads in the server. Requests already run in parallel; "
-        "extra OpenMP threads only spin against them (measured: p50 of /matches halves at 1).",
+        description="FAISS (OpenMP) threads in the server. Requests already run in parallel, "
+        "so extra OpenMP threads only spin against them.",
     )
     sync_interval_s: float = Field(
         0.25, gt=0, description="Seconds between polls of the change log by each worker."
@@ -113,9 +112,8 @@ class Settings(BaseSettings):
         2,
         ge=1,
         description="Match queries each worker works on at once; the others wait their turn in "
-        "arrival order. More only take turns at Python's GIL, in no fair order, and crowd out "
-        "the worker's other requests: under the mixed load, registrations' p99 was 1.9 s "
-        "without this limit and 0.4 s with 2, at the same match p99.",
+        "arrival order. More would only take turns at Python's GIL, in no fair order, and "
+        "crowd out the worker's other requests.",
     )
     candidate_pool: int = Field(
         100, ge=10, description="Candidates fetched from the index before exact re-ranking."

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from service.deps import AppState
 
 log = logging.getLogger(__name__)
-STALE_AFTER = timedelta(seconds=30)
 INTERRUPTED = "interrupted: the worker running this export stopped; request a new export"
 
 
@@ -72,7 +71,9 @@ def finished_file(job: ExportJob) -> Path:
     return path
 
 
-def fail_stale_jobs(session: Session, stale_after: timedelta = STALE_AFTER) -> int:
+def fail_stale_jobs(session: Session, stale_after: timedelta) -> int:
+    """Mark running jobs whose heartbeat is older than ``stale_after`` failed
+    (``Settings.export_stale_after_s``: one setting, no second default here)."""
     cutoff = utcnow() - stale_after
     res = session.execute(
         update(ExportJob)

@@ -1,7 +1,7 @@
 """Computing and writing the candidate-pairings export (CSV, JSONL, Parquet).
 
 One row per (IN, KR) pair that is in the top-K of either side, with both ranks. Rows come from
-``service.matching.service.rank_all``, the same ranking path as ``/matches``. Files are written
+``service.matching.ranking.top_pairs``, the same ranking path as ``/matches``. Files are written
 under a temporary name and renamed when complete, so no reader ever sees a partial file.
 """
 

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, NamedTuple
 
+from service.profiles.service import name_key
 from service.sectors import SECTOR_CODES as SECTORS
 from service.vocab import COUNTRIES, ORG_TYPES, PARTNERSHIP_TYPES
 
@@ -359,8 +360,8 @@ def _roman(k: int) -> str:
 
 
 def _name_key(name: str) -> str:
-    """Uniqueness key: case-folded with whitespace collapsed."""
-    return " ".join(name.casefold().split())
+    """Uniqueness key: the registry's own duplicate key (``profiles.service.name_key``)."""
+    return name_key(name)
 
 
 def _join_name(*parts: str) -> str:

@@ -143,7 +143,7 @@ def test_interrupted_job_is_marked_failed_not_done(client, admin):
         )
     # The runner's own sweep may get there first; either way it must end failed.
     with transaction(state.sessions) as s:
-        fail_stale_jobs(s)
+        fail_stale_jobs(s, timedelta(seconds=state.settings.export_stale_after_s))
     status = client.get("/v1/exports/ex_dead", headers=admin).json()
     assert status["status"] == "failed" and "interrupted" in status["error"]
 
