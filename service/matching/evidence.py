@@ -98,10 +98,9 @@ def answer(
         n, m = int(cn[rows[0]]), int(cm[rows[0]])
         at_n = sn[rows, None] + np.arange(n)
         at_m = sm[rows, None] + np.arange(m)
-        sims = np.einsum(
-            "rnd,rmd->rnm",
+        sims = np.matmul(
             needs.matrix[at_n].astype(np.float32),
-            offers.matrix[at_m].astype(np.float32),
+            offers.matrix[at_m].astype(np.float32).transpose(0, 2, 1),
         )
         r = np.arange(len(rows))
         flat = sims.reshape(len(rows), -1).argmax(axis=1)  # first maximum on ties

@@ -15,8 +15,8 @@ vector ``[caps | needs]``, ``service.indexing.service``), the keyword store
 
 Every feature is symmetric in A and B, so a pair scores the same from either side. The four
 cosines and B's half of ``hub`` are one batched product of five query rows with the candidates'
-pair vectors; numpy's einsum sums each product in an order fixed by the vector length alone
-(checked in tests), so a score never depends on the batch it was computed in.
+pair vectors, one matrix product per query, so a score never depends on the batch it was
+computed in (checked in tests).
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ def pair_features(
         ],
         axis=1,
     ).astype(np.float32)
-    n2c, c2n, cc, nn, hub_b = np.einsum("bkd,bpd->kbp", q5, c_pairs)
+    # one batched matrix product per query (BLAS): each row's result depends only on that row
+    n2c, c2n, cc, nn, hub_b = np.matmul(q5, c_pairs.transpose(0, 2, 1)).transpose(1, 0, 2)
     hub_a = np.einsum("bd,bd->b", np.concatenate([q_caps, q_needs], axis=1), theirs)
     b_meta = meta_of(index, cand)
     a_meta = {k: v[:, None] for k, v in q_meta.items()}
