@@ -11,13 +11,16 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.auth.models import ApiKey
 from service.errors import Forbidden, Unauthorized
+
+if TYPE_CHECKING:
+    from service.core.ratelimit import RateLimiter
 
 Role = Literal["anonymous", "owner", "official", "admin"]
 KEY_PREFIX = "mm_"
@@ -98,3 +101,15 @@ def require_owner_or_admin(principal: Principal, profile_id: int) -> None:
         raise Unauthorized("an API key is required (header X-API-Key)")
     if not (principal.role == "admin" or principal.owns(profile_id)):
         raise Forbidden("only the profile's owner or an admin may change it")
+
+
+def allow_write(principal: Principal, limiter: RateLimiter, *, owner_of: int | None = None) -> None:
+    """The write rule, written once: officials and admins may write (with ``owner_of``, the
+    profile's owner and admins), and every write but an admin's counts against the key's rate
+    limit."""
+    if owner_of is None:
+        require_staff(principal)
+    else:
+        require_owner_or_admin(principal, owner_of)
+    if principal.role != "admin":
+        limiter.write(principal.rate_key)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from service.auth.service import require_staff
+from service.auth.service import allow_write, require_staff
 from service.deps import PrincipalDep, SessionDep, StateDep
 from service.errors import ERROR_RESPONSES
 from service.exports import service
@@ -18,9 +18,7 @@ def create_export(
     body: ExportParams, session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> ExportStatus:
     """Queue an export of candidate pairings; poll ``GET /v1/exports/{id}``."""
-    require_staff(principal)
-    if principal.role != "admin":
-        state.limiter.write(principal.rate_key)
+    allow_write(principal, state.limiter)
     job = service.create_job(session, body)
     session.commit()
     if state.exports:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from service.auth.service import Principal, require_owner_or_admin, require_staff
+from service.auth.service import Principal, allow_write
 from service.deps import EncoderDep, PrincipalDep, SessionDep, StateDep, finish_here
 from service.errors import ERROR_RESPONSES, MatchmakerError
 from service.profiles import service
@@ -54,9 +54,7 @@ def bulk_create(
     body: BulkRequest, session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> BulkResponse:
     """Register up to 1000 profiles (officials and admins); each item succeeds or fails alone."""
-    require_staff(principal)
-    if principal.role != "admin":
-        state.limiter.write(principal.rate_key)
+    allow_write(principal, state.limiter)
     validated = service.validate_bulk_items(body.profiles)
     valid = [(i, v) for i, v in enumerate(validated) if not isinstance(v, MatchmakerError)]
     done = service.register_many(session, state.encoder, [v for _, v in valid])
@@ -119,9 +117,7 @@ def update_profile(
     principal: PrincipalDep,
 ) -> ProfileOut:
     profile = service.get(session, profile_id)
-    require_owner_or_admin(principal, profile.id)
-    if principal.role != "admin":
-        state.limiter.write(principal.rate_key)
+    allow_write(principal, state.limiter, owner_of=profile.id)
     return service.to_out(service.update(session, encoder, profile, body), principal)
 
 
@@ -130,9 +126,7 @@ def delete_profile(
     profile_id: str, session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> Response:
     profile = service.get(session, profile_id)
-    require_owner_or_admin(principal, profile.id)
-    if principal.role != "admin":
-        state.limiter.write(principal.rate_key)
+    allow_write(principal, state.limiter, owner_of=profile.id)
     service.delete(session, profile)
     return Response(status_code=204)
 
