@@ -14,7 +14,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ def words(text: str) -> list[str]:
     return _STEMMER.stemWords([w for w in raw if len(w) > 1 and w not in stop])
 
 
-@cache
+@lru_cache(maxsize=1 << 17)  # bounded: every word ever registered would otherwise stay here
 def term_id(term: str) -> int:
     """A stable non-negative 63-bit id of a term (BLAKE2b)."""
     digest = hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest()

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;。])\s+|\n+")
@@ -56,8 +56,13 @@ _PAREN = re.compile(r"\s*\(([^)]*)\)")
 
 
 @cache
+def _name_data() -> dict:
+    return json.loads((Path(__file__).parent / "data" / "name_words.json").read_text())
+
+
+@cache
 def _name_words() -> tuple[frozenset[str], frozenset[str]]:
-    data = json.loads((Path(__file__).parent / "data" / "name_words.json").read_text())
+    data = _name_data()
     return frozenset(data["generic_first_words"]), frozenset(data["legal_suffixes"])
 
 
@@ -81,7 +86,7 @@ def name_forms(name: str) -> list[str]:
     return sorted((f for f in forms if len(f) >= 2), key=lambda f: (-len(f), f))
 
 
-@cache
+@lru_cache(maxsize=4096)  # bounded: every registered name would otherwise stay compiled
 def _name_pattern(name: str) -> re.Pattern[str] | None:
     forms = name_forms(name)
     if not forms:
@@ -110,7 +115,5 @@ def mask_name(sentence: str, name: str, stand_in: str = "the organisation") -> s
 
 def own_name_masker(name: str, org_type: str) -> Callable[[str], str]:
     """``mask_name`` for one profile: its name, and a stand-in that suits its kind."""
-    stand_in = json.loads((Path(__file__).parent / "data" / "name_words.json").read_text())[
-        "stand_ins"
-    ].get(org_type, "the organisation")
+    stand_in = _name_data()["stand_ins"].get(org_type, "the organisation")
     return lambda sentence: mask_name(sentence, name, stand_in)

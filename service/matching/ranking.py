@@ -97,7 +97,7 @@ def rerank(
     model = load_model(ranker.model)
     weights = model.kinds[kind]
     valid = cand >= 0
-    ids = np.where(valid, cand, np.iinfo(np.int64).max)
+    ids = np.where(valid, cand, np.iinfo(np.int64).max)  # ties go to the lower id
     # Two stages: every candidate gets the dense features; the best ``keyword_pool`` of them
     # by that part of the score also get the keyword features (the costly ones). Keyword
     # features are >= 0 with weights >= 0, so the others' scores are lower bounds; the order
@@ -121,7 +121,7 @@ def rerank(
     add_keywords(index, x, comps, np.where(valid, cand, 0), keywords, query_ids, query_terms)
     scores = np.where(valid, weights.score(x), -1.0).astype(np.float32)
     # Best score first; equal scores by id, so results are stable across calls and paths.
-    order = np.lexsort((np.where(valid, cand, np.iinfo(np.int64).max), -scores), axis=1)[:, :k]
+    order = np.lexsort((ids, -scores), axis=1)[:, :k]
     take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
     qids = query_ids if query_ids is not None else np.full(len(cand), -1, dtype=np.int64)
     return Ranked(
