@@ -62,17 +62,26 @@ class Server:
         return self.proc
 
     def start(self) -> Server:
+        """Launch and wait until every worker answers ``/readyz``: ``serve`` accepts as soon as
+        one worker is ready, and a worker starting a little later (loading its index, compiling
+        the keyword kernels) would otherwise get none of a test's first connections."""
         self.launch()
         deadline = time.monotonic() + 120
+        seen: set[int] = set()
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return self
+                r = httpx.get(self.url + "/readyz", timeout=2)  # a fresh connection each time
+                if r.status_code == 200:
+                    seen.add(r.json()["worker"])
+                    if len(seen) >= self.workers:
+                        return self
+                    time.sleep(0.05)
+                    continue
             except httpx.HTTPError:
                 pass
             assert self.proc.poll() is None, "server exited during start-up"
             time.sleep(0.2)
-        raise AssertionError("server did not become ready")
+        raise AssertionError(f"server did not become ready ({len(seen)} of {self.workers} workers)")
 
     def kill(self) -> None:
         assert self.proc is not None
