@@ -65,8 +65,9 @@ def main() -> None:
     from embeddings.index import VectorIndex
     from service.config import Settings
     from service.db import create_db_engine, create_session_factory
+    from service.indexing.columns import query_vector
     from service.indexing.search import Filters, allowed_ids
-    from service.indexing.service import MatchIndex, query_vector
+    from service.indexing.service import MatchIndex
     from service.matching.ranking import rank_profiles
     from service.vocab import COUNTRIES, other_country
 

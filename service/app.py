@@ -34,7 +34,7 @@ from service.errors import MatchmakerError
 from service.exports.endpoints import router as exports_router
 from service.exports.service import ExportRunner
 from service.indexing import lexical
-from service.indexing.service import IndexSyncer
+from service.indexing.syncer import IndexSyncer
 from service.matching.endpoints import router as matching_router
 from service.profiles.endpoints import router as profiles_router
 
@@ -66,6 +66,11 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             gc.enable()
         log.info("search index %s: %s profiles", how, index.count())
         lexical.warm_up()
+        index.follow(sessions)
+        syncer = IndexSyncer(
+            index, sessions, settings.sync_interval_s, settings.index_save_interval_s
+        )
+        exports = ExportRunner(sessions, index, settings)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -75,13 +80,11 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             limiter=RateLimiter(settings),
             metrics=metrics,
             match_slots=anyio.CapacityLimiter(settings.match_concurrency),
+            syncer=syncer,
+            exports=exports,
         )
-        state.syncer = IndexSyncer(
-            index, sessions, settings.sync_interval_s, settings.index_save_interval_s
-        )
-        state.syncer.start()
-        state.exports = ExportRunner(state)
-        state.exports.start()
+        syncer.start()
+        exports.start()
         app.state.matchmaker = state
         try:
             yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import anyio
 from fastapi import Depends, Header, Request
@@ -18,10 +18,9 @@ from service.auth.service import Principal, lookup_key, resolve_without_lookup
 from service.config import Settings
 from service.core.middleware import Metrics
 from service.core.ratelimit import RateLimiter
-from service.indexing.service import IndexSyncer, MatchIndex
-
-if TYPE_CHECKING:
-    from service.exports.service import ExportRunner
+from service.exports.service import ExportRunner
+from service.indexing.service import MatchIndex
+from service.indexing.syncer import IndexSyncer
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +35,8 @@ class AppState:
     limiter: RateLimiter
     metrics: Metrics
     match_slots: anyio.CapacityLimiter  # first come, first served: see match_concurrency
-    syncer: IndexSyncer | None = None
-    exports: ExportRunner | None = None
+    syncer: IndexSyncer
+    exports: ExportRunner
 
 
 async def get_state(request: Request) -> AppState:
@@ -51,9 +50,10 @@ StateDep = Annotated[AppState, Depends(get_state)]
 async def get_session(state: StateDep) -> AsyncIterator[Session]:
     """One transaction per request: commit when the handler returns, roll back if it raises.
 
-    Declared with ``scope="function"`` so the commit happens *before* the response is sent: a
-    client never sees a success for a write that did not commit. The session is made on the
-    event loop (it does no I/O until first used) and finished in one thread-pool call: every
+    This is the only place a request's transaction ends (``finish_here`` only moves that end
+    earlier). Declared with ``scope="function"`` so the commit happens *before* the response is
+    sent: a client never sees a success for a write that did not commit. The session is made on
+    the event loop (it does no I/O until first used) and finished in one thread-pool call: every
     hop to the pool costs a request a thread switch and a turn at the GIL.
     """
     session = state.sessions()
@@ -62,16 +62,23 @@ async def get_session(state: StateDep) -> AsyncIterator[Session]:
     except BaseException:
         await _in_exit_thread(_abandon, session)
         raise
-    if not session.info.pop("finished", False):  # see finish_here
-        await _in_exit_thread(_finish, session, state)
+    if not session.info.pop(_FINISHED, False):  # see finish_here
+        await _in_exit_thread(_finish, session)
 
 
-def finish_here(session: Session, state: AppState) -> None:
-    """Commit and close the request's session now, in the calling thread: for a handler that
-    already does its work in one pool call, this spares the request the hop ``get_session``
-    would otherwise take to finish it (the busiest endpoint saves one of its two hops)."""
-    _finish(session, state)
-    session.info["finished"] = True
+_FINISHED = "request_finished"
+
+
+def finish_here(session: Session) -> None:
+    """End the request's transaction now, as ``get_session`` would: commit and close.
+
+    The one way a handler commits early. Use it when something must see the commit before the
+    handler returns (a background job woken for a row just written), or to spare a handler
+    that already runs in a pool thread the extra hop ``get_session`` would take to finish (the
+    busiest endpoint saves one of its two hops). Nothing else calls ``session.commit()``.
+    """
+    _finish(session)
+    session.info[_FINISHED] = True
 
 
 async def _in_exit_thread(fn: Callable[..., None], *args: object) -> None:
@@ -82,15 +89,11 @@ async def _in_exit_thread(fn: Callable[..., None], *args: object) -> None:
         await anyio.to_thread.run_sync(fn, *args, limiter=anyio.CapacityLimiter(1))
 
 
-def _finish(session: Session, state: AppState) -> None:
+def _finish(session: Session) -> None:
+    # Committing runs the change log's after-commit listeners (``MatchIndex.follow``): this
+    # worker's index holds a write before its response is sent.
     try:
         session.commit()
-        if session.info.pop("index_dirty", False):
-            try:
-                state.index.catch_up(session)
-                session.commit()
-            except Exception:  # noqa: BLE001 - committed already; the syncer will catch up
-                log.warning("index catch-up after commit failed", exc_info=True)
     except BaseException:
         session.rollback()
         raise

@@ -3,6 +3,7 @@
 from service.auth.models import ApiKey
 from service.db import Base
 from service.exports.models import ExportJob
-from service.profiles.models import Profile, ProfileChange, ProfileEmbedding
+from service.profiles.changes import ProfileChange
+from service.profiles.models import Profile, ProfileEmbedding
 
 __all__ = ["ApiKey", "Base", "ExportJob", "Profile", "ProfileChange", "ProfileEmbedding"]

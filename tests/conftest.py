@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -134,15 +133,6 @@ def profile_payload(**overrides) -> dict:
     }
     body.update(overrides)
     return body
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of sample ``name`` with ``labels`` in a /metrics body (0.0 if absent)."""
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and labels.items() <= sample.labels.items():
-                return sample.value
-    return 0.0
 
 
 def create_profile(client: TestClient, **overrides) -> tuple[dict, dict[str, str]]:

@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, metric, profile_payload
+from service.core.middleware import sample_value
+from tests.conftest import ADMIN_KEY, profile_payload
 
 pytestmark = pytest.mark.slow
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -269,7 +270,7 @@ def test_sigkill_loses_no_acknowledged_profile(server_factory):
         ready = c.get(srv.url + "/readyz").json()
         assert sum(ready["profiles"].values()) == len(listed)
         # The index came back from the saved file and the stored vectors: nothing re-encoded.
-        assert metric(c.get(srv.url + "/metrics").text, "matchmaker_encoded_sentences") == 0
+        assert sample_value(c.get(srv.url + "/metrics").text, "matchmaker_encoded_sentences") == 0
 
 
 def test_export_interrupted_by_sigkill_is_failed_after_restart(server_factory):

@@ -5,8 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, UTCDateTime, utcnow
-from service.profiles.models import BigIntPK
+from service.db import Base, BigIntPK, UTCDateTime, utcnow
 
 
 class ApiKey(Base):

@@ -6,6 +6,7 @@ import json
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -111,6 +112,16 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def sample_value(text: str, name: str, default: float | None = None, **labels: str) -> float | None:
+    """The value of sample ``name`` with ``labels`` in a /metrics body (``default`` if absent):
+    for tests and benchmarks, which read what this service exposes."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                return sample.value
+    return default
 
 
 class Metrics:

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from service.auth.service import allow_write, require_staff
-from service.deps import PrincipalDep, SessionDep, StateDep
+from service.deps import PrincipalDep, SessionDep, StateDep, finish_here
 from service.errors import ERROR_RESPONSES
 from service.exports import service
 from service.exports.schemas import ExportParams, ExportStatus
@@ -20,9 +20,8 @@ def create_export(
     """Queue an export of candidate pairings; poll ``GET /v1/exports/{id}``."""
     allow_write(principal, state.limiter)
     job = service.create_job(session, body)
-    session.commit()
-    if state.exports:
-        state.exports.wake()
+    finish_here(session)  # the runner, woken next, must find the job committed
+    state.exports.wake()
     return service.to_status(job)
 
 

@@ -13,19 +13,17 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from service.config import Settings
 from service.db import transaction, utcnow
 from service.errors import Conflict, NotFound
 from service.exports.models import ExportJob
 from service.exports.schemas import ExportParams, ExportStatus
 from service.exports.writer import write_export
-
-if TYPE_CHECKING:
-    from service.deps import AppState
+from service.indexing.service import MatchIndex
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the worker running this export stopped; request a new export"
@@ -100,8 +98,18 @@ def clean_old_files(session: Session, export_dir: Path, retention_hours: float) 
 
 
 class ExportRunner:
-    def __init__(self, state: AppState, poll: float = 0.5) -> None:
-        self.state = state
+    """The background thread that claims and runs queued export jobs (one at a time)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        index: MatchIndex,
+        settings: Settings,
+        poll: float = 0.5,
+    ) -> None:
+        self.sessions = sessions
+        self.index = index
+        self.settings = settings
         self.poll = poll
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -122,15 +130,13 @@ class ExportRunner:
         last_clean = 0.0
         while not self._stop.is_set():
             try:
-                with transaction(self.state.sessions) as session:
-                    fail_stale_jobs(
-                        session, timedelta(seconds=self.state.settings.export_stale_after_s)
-                    )
+                with transaction(self.sessions) as session:
+                    fail_stale_jobs(session, timedelta(seconds=self.settings.export_stale_after_s))
                     if time.monotonic() - last_clean > 600:
                         clean_old_files(
                             session,
-                            self.state.settings.export_dir,
-                            self.state.settings.export_retention_hours,
+                            self.settings.export_dir,
+                            self.settings.export_retention_hours,
                         )
                         last_clean = time.monotonic()
                 job_id = self._claim()
@@ -143,7 +149,7 @@ class ExportRunner:
             self._wake.clear()
 
     def _claim(self) -> str | None:
-        with transaction(self.state.sessions) as session:
+        with transaction(self.sessions) as session:
             job_id = session.scalar(
                 select(ExportJob.id)
                 .where(ExportJob.status == "queued")
@@ -160,14 +166,13 @@ class ExportRunner:
             return job_id if claimed else None
 
     def _set(self, job_id: str, **values: object) -> None:
-        with transaction(self.state.sessions) as session:
+        with transaction(self.sessions) as session:
             session.execute(update(ExportJob).where(ExportJob.id == job_id).values(**values))
 
     def run_job(self, job_id: str) -> None:
-        state = self.state
-        with state.sessions() as session:
+        with self.sessions() as session:
             params = ExportParams.model_validate(get_job(session, job_id).params)
-        out = state.settings.export_dir / f"{job_id}.{params.format}"
+        out = self.settings.export_dir / f"{job_id}.{params.format}"
         last = [0.0]
 
         def progress(p: float) -> None:
@@ -176,9 +181,9 @@ class ExportRunner:
                 self._set(job_id, progress=min(p, 0.999), heartbeat_at=utcnow())
 
         try:
-            with state.sessions() as session:
-                state.index.catch_up(session)
-                rows = write_export(session, state.index, state.settings, params, out, progress)
+            with self.sessions() as session:
+                self.index.catch_up(session)
+                rows = write_export(session, self.index, self.settings, params, out, progress)
             self._set(
                 job_id,
                 status="done",

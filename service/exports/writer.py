@@ -33,8 +33,7 @@ from service.matching.features import COMPONENTS
 from service.matching.ranking import top_pairs
 from service.matching.service import PAIRING_DIRECTIONS
 from service.profiles import repository as repo
-from service.profiles.models import Profile
-from service.profiles.repository import TEXT_FIELDS
+from service.profiles.models import TEXT_FIELDS, Profile
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float], None]

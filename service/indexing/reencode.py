@@ -9,8 +9,9 @@ from tqdm import tqdm
 from embeddings.encoder import Encoder
 from embeddings.text import own_name_masker
 from service.db import transaction
+from service.profiles import changes
 from service.profiles import repository as repo
-from service.profiles.models import Profile, ProfileEmbedding
+from service.profiles.models import TEXT_FIELDS, Profile, ProfileEmbedding
 
 
 def reencode_all(
@@ -28,11 +29,11 @@ def reencode_all(
             )
             session.execute(delete(ProfileEmbedding).where(ProfileEmbedding.profile_id.in_(chunk)))
             for n, p in enumerate(profiles):
-                for j, field in enumerate(repo.TEXT_FIELDS):
+                for j, field in enumerate(TEXT_FIELDS):
                     session.add(
                         repo.embedding_row(
                             p.id, field, encoder.model_name, getattr(p, field), docs[2 * n + j]
                         )
                     )
-            repo.record_changes(session, [p.id for p in profiles], "upsert")
+            changes.record(session, [p.id for p in profiles], "upsert")
     return len(ids)

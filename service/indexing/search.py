@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from embeddings.index import InvertedLists
-from service.indexing.service import ORG_CODE, MatchIndex
+from service.indexing.columns import ORG_CODE
+from service.indexing.service import MatchIndex
 from service.sectors import SECTOR_BIT
 from service.vocab import PARTNERSHIP_BIT
 

@@ -26,218 +26,35 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from embeddings import lexical
 from embeddings.index import IndexLoadError, VectorIndex, manifest_path
+from service.indexing.columns import (
+    COUNTRY_CODE,
+    META_COLUMNS,
+    Columns,
+    IndexedProfile,
+    Summary,
+    indexed_profile,
+    pair_vector,
+    terms_of,
+)
 from service.indexing.lexical import TermStore
 from service.indexing.sentences import SentenceCache
-from service.profiles.models import Profile, ProfileChange, ProfileEmbedding
-from service.vocab import COUNTRIES, ORG_TYPES, partnership_mask
+from service.profiles import changes
+from service.profiles.models import Profile, ProfileEmbedding
+from service.vocab import COUNTRIES
 
 log = logging.getLogger(__name__)
-
-ORG_CODE = {o: i for i, o in enumerate(ORG_TYPES)}
 # Table columns, not ORM attributes: the index reads them on the request path (catch-up),
 # where the ORM's compile and row-loading layers cost more CPU than the queries themselves.
 _profile = Profile.__table__.c
 _embedding = ProfileEmbedding.__table__.c
-_change = ProfileChange.__table__.c
-CHANGES_AFTER = (
-    select(_change.seq, _change.profile_id)
-    .where(_change.seq > bindparam("seq"))
-    .order_by(_change.seq)
-)
-# What the matcher keeps of each profile besides its vectors.
-META_COLUMNS = (
-    _profile.id,
-    _profile.country,
-    _profile.sector_mask,
-    _profile.partnership_types,
-    _profile.org_type,
-    _profile.public_id,
-    _profile.name,
-    _profile.city,
-    _profile.sectors,
-)
-COUNTRY_CODE = {c: i for i, c in enumerate(COUNTRIES)}
-
-
-@dataclass(frozen=True)
-class IndexedProfile:
-    """What the matcher needs of one profile, all in memory."""
-
-    id: int
-    country: str
-    sector_mask: int
-    partnership_mask: int
-    org_type: str
-    capabilities: np.ndarray
-    needs: np.ndarray
-    # what a match summary shows, so a match list needs no database query for its partners
-    public_id: str = ""
-    name: str = ""
-    city: str | None = None
-    sectors: tuple[str, ...] = ()
-    # content keys of the capabilities and needs texts (``text_key``), 0 when unknown
-    text_keys: tuple[int, int] = (0, 0)
-    # keyword terms (hashes, counts) of the capabilities and needs (``embeddings.lexical``)
-    terms: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
-
-
-TEXT_FIELDS = ("capabilities", "needs")
-
-
-def text_key(text_hash: str) -> int:
-    """A stored text's SHA-256 (hex) as a non-zero int64: identifies the text's content, so
-    anything cached under it can never be served for another version of the text."""
-    return int(text_hash[:15], 16) or 1
-
-
-def indexed_profile(
-    row: Any,
-    capabilities: np.ndarray,
-    needs: np.ndarray,
-    hashes: dict[str, str] | None = None,
-    terms: dict[str, bytes] | None = None,
-) -> IndexedProfile:
-    """``IndexedProfile`` from a row of ``META_COLUMNS`` (``hashes``: text hash per field,
-    ``terms``: stored keyword terms per field)."""
-    hashes = hashes or {}
-    terms = terms or {}
-    return IndexedProfile(
-        id=row.id,
-        country=row.country,
-        sector_mask=row.sector_mask,
-        partnership_mask=partnership_mask(row.partnership_types),
-        org_type=row.org_type,
-        capabilities=capabilities,
-        needs=needs,
-        public_id=row.public_id,
-        name=row.name,
-        city=row.city,
-        sectors=tuple(row.sectors),
-        text_keys=tuple(text_key(hashes[f]) if f in hashes else 0 for f in TEXT_FIELDS),
-        terms=tuple(lexical.unpack(terms[f]) for f in TEXT_FIELDS if terms.get(f) is not None),
-    )
-
-
-@dataclass(frozen=True)
-class Summary:
-    """A profile as a match list shows it (the fields of ``matching.service.summary``)."""
-
-    id: int
-    public_id: str
-    name: str
-    country: str
-    org_type: str
-    sectors: tuple[str, ...]
-    city: str | None
-
-
-class Columns:
-    """Per-profile data indexed directly by internal id (ids are dense integers): metadata and
-    the pair vector ``[capabilities | needs]``, so scoring gathers rows with numpy instead of
-    asking FAISS to reconstruct them."""
-
-    FIELDS = (
-        "present",
-        "country",
-        "sector_mask",
-        "partnership_mask",
-        "org",
-        "pairs",
-        "summary",
-        "text_keys",
-    )
-
-    def __init__(self, size: int = 1024, dim: int = 384) -> None:
-        self.dim = dim
-        self.present = np.zeros(size, dtype=bool)
-        self.country = np.full(size, -1, dtype=np.int8)
-        self.sector_mask = np.zeros(size, dtype=np.int32)
-        self.partnership_mask = np.zeros(size, dtype=np.int32)
-        self.org = np.zeros(size, dtype=np.int8)
-        self.pairs = np.zeros((size, 2 * dim), dtype=np.float32)
-        self.summary = np.full(size, None, dtype=object)
-        self.text_keys = np.zeros((size, len(TEXT_FIELDS)), dtype=np.int64)
-        self.by_public_id: dict[str, int] = {}
-
-    def _grow(self, max_id: int) -> None:
-        size = len(self.present)
-        if max_id < size:
-            return
-        new = max(max_id + 1, size * 2)
-        for name in self.FIELDS:
-            old = getattr(self, name)
-            arr = np.zeros((new, *old.shape[1:]), dtype=old.dtype)
-            if name == "summary":
-                arr[:] = None
-            if name == "country":
-                arr[:] = -1
-            arr[:size] = old
-            setattr(self, name, arr)
-
-    def set(self, p: IndexedProfile) -> None:
-        self._grow(p.id)
-        self.present[p.id] = True
-        self.country[p.id] = COUNTRY_CODE[p.country]
-        self.sector_mask[p.id] = p.sector_mask
-        self.partnership_mask[p.id] = p.partnership_mask
-        self.org[p.id] = ORG_CODE[p.org_type]
-        if p.capabilities.size:
-            self.pairs[p.id] = pair_vector(p.capabilities, p.needs)
-        self.summary[p.id] = Summary(
-            p.id, p.public_id, p.name, p.country, p.org_type, tuple(p.sectors), p.city
-        )
-        self.text_keys[p.id] = p.text_keys
-        if p.public_id:
-            self.by_public_id[p.public_id] = p.id
-
-    def clear(self, id_: int) -> None:
-        if id_ < len(self.present):
-            if self.summary[id_] is not None:
-                self.by_public_id.pop(self.summary[id_].public_id, None)
-            self.present[id_] = False
-            self.country[id_] = -1
-            self.pairs[id_] = 0
-            self.summary[id_] = None
-            self.text_keys[id_] = 0
-
-    def ids_where(self, country: str, mask: np.ndarray | None = None) -> np.ndarray:
-        sel = self.country == COUNTRY_CODE[country]
-        if mask is not None:
-            sel &= mask
-        return np.flatnonzero(sel).astype(np.int64)
-
-
-def _terms_of(p: IndexedProfile) -> tuple[int, tuple, tuple]:
-    """(id, capabilities terms, needs terms) of a profile; none when they were not stored."""
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int32))
-    caps, needs = p.terms if len(p.terms) == 2 else (empty, empty)
-    return p.id, caps, needs
-
-
-def pair_vector(capabilities: np.ndarray, needs: np.ndarray) -> np.ndarray:
-    """Indexed form of a profile: ``[capabilities | needs]``, at float16 precision.
-
-    The IVF index stores float16 (``embeddings.index``); rounding here too makes the vectors
-    re-ranking reads, whether computed now, rebuilt or read back from a saved index, the same
-    numbers bit for bit. The rounding moves a cosine by about 1e-4.
-    """
-    pair = np.concatenate([capabilities, needs], axis=-1)
-    return pair.astype(np.float16).astype(np.float32)
-
-
-def query_vector(capabilities: np.ndarray, needs: np.ndarray) -> np.ndarray:
-    """Query form of a profile: ``[needs | capabilities]`` (see module docstring)."""
-    return np.concatenate([needs, capabilities], axis=-1).astype(np.float32)
 
 
 class MatchIndex:
@@ -299,7 +116,7 @@ class MatchIndex:
 
     @staticmethod
     def _set_terms(store: TermStore, p: IndexedProfile) -> None:
-        store.set(*_terms_of(p))
+        store.set(*terms_of(p))
 
     def count(self) -> dict[str, int]:
         return {c: len(ix) for c, ix in self.indexes.items()}
@@ -321,6 +138,22 @@ class MatchIndex:
         """Content keys of the (capabilities, needs) texts the index holds for ``ids``."""
         with self.lock:
             return {int(i): tuple(self.columns.text_keys[int(i)].tolist()) for i in ids}
+
+    def pair_rows(self, ids: np.ndarray) -> np.ndarray:
+        """Pair vectors ``[capabilities | needs]`` of indexed profiles, in the shape of ``ids``
+        plus one axis (a gathered copy)."""
+        with self.lock:
+            return self.columns.pairs[ids]
+
+    def size(self) -> int:
+        """How many profiles the index holds, both countries."""
+        return sum(len(ix) for ix in self.indexes.values())
+
+    def scans_exactly(self, sizes: Iterable[int | None]) -> bool:
+        """Whether a search restricted to sets of ``sizes`` profiles (None: a whole country)
+        is an exact scan: every set small enough for one, or every country's index flat."""
+        small = all(n is not None and n <= self.exact_max for n in sizes)
+        return small or all(ix.kind == "flat" for ix in self.indexes.values())
 
     def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(capabilities, needs) matrices of indexed profiles."""
@@ -359,19 +192,29 @@ class MatchIndex:
             if "capabilities" in v and "needs" in v
         ]
 
+    def follow(self, sessions: sessionmaker[Session]) -> None:
+        """Catch up after every commit, by a session of ``sessions``, that changed profiles: a
+        write is in this worker's index before its response is sent."""
+
+        def catch_up_now() -> None:
+            with sessions() as session:
+                self.catch_up(session)
+
+        changes.after_commit(sessions, catch_up_now)
+
     def catch_up(self, session: Session) -> int:
         """Apply every change after ``last_seq``; returns how many changes were applied."""
         # Every match request asks this; most often the answer is "nothing new".
-        changes = session.connection().execute(CHANGES_AFTER, {"seq": self.last_seq}).all()
-        if not changes:
+        new = changes.after(session.connection(), self.last_seq)
+        if not new:
             return 0
         # One thread applies at a time. Under load several requests see the same new changes
         # at once; each loading and upserting the same rows, they only queued for the lock.
         with self._applying:
-            changes = [c for c in changes if c.seq > self.last_seq]  # others' work is done
-            if not changes:
+            new = [c for c in new if c.seq > self.last_seq]  # others' work is done
+            if not new:
                 return 0
-            touched = sorted({c.profile_id for c in changes})
+            touched = sorted({c.profile_id for c in new})
             for start in range(0, len(touched), 2000):
                 chunk = touched[start : start + 2000]
                 rows = self.load_rows(session, chunk)
@@ -380,14 +223,14 @@ class MatchIndex:
                     self.upsert(rows)
                     self.remove(i for i in chunk if i not in present)
             with self.lock:
-                self.last_seq = max(self.last_seq, changes[-1].seq)
-        return len(changes)
+                self.last_seq = max(self.last_seq, new[-1].seq)
+        return len(new)
 
     def rebuild(self, session: Session, progress: bool = False) -> None:
         """Rebuild every index from the stored vectors (no encoding)."""
         from tqdm import tqdm
 
-        last_seq = session.scalar(select(func.coalesce(func.max(ProfileChange.seq), 0))) or 0
+        last_seq = changes.last_seq(session)
         all_ids = list(session.scalars(select(Profile.id).order_by(Profile.id)))
         rows: list[IndexedProfile] = []
         bar = tqdm(total=len(all_ids), desc="reindex", unit="profile", disable=not progress)
@@ -411,7 +254,7 @@ class MatchIndex:
             )
         for r in rows:
             columns.set(r)
-        store = TermStore.build([_terms_of(r) for r in rows])
+        store = TermStore.build([terms_of(r) for r in rows])
         with self.lock:
             self.indexes = indexes
             self.columns = columns
@@ -492,7 +335,7 @@ class MatchIndex:
             if len(seqs) != 1:
                 raise IndexLoadError(f"country indexes were saved at different changes {seqs}")
             seq = int(seqs.pop())
-            db_seq = session.scalar(select(func.coalesce(func.max(ProfileChange.seq), 0))) or 0
+            db_seq = changes.last_seq(session)
             if seq > db_seq:
                 raise IndexLoadError(f"index is ahead of the database (change {seq} > {db_seq})")
             ids = [i for ix in loaded.values() for i in ix.ids().tolist()]
@@ -500,7 +343,7 @@ class MatchIndex:
             meta = self._meta_rows(session, ids)
             for r in meta:
                 columns.set(r)
-            store = TermStore.build([_terms_of(r) for r in meta])
+            store = TermStore.build([terms_of(r) for r in meta])
             for ix in loaded.values():  # vectors come from the saved index, not re-read
                 part = ix.ids()
                 for start in range(0, len(part), 20_000):
@@ -571,47 +414,3 @@ def run_at_low_priority(fn: Callable[[], object], nice: int = 10) -> None:
     worker.join()
     if failed:
         raise failed[0]
-
-
-class IndexSyncer:
-    """Background thread of one worker: polls the change log and saves the index now and then."""
-
-    def __init__(
-        self, index: MatchIndex, factory: sessionmaker[Session], interval: float, save_every: float
-    ) -> None:
-        self.index = index
-        self.factory = factory
-        self.interval = interval
-        self.save_every = save_every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="index-sync", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        last_save = time.monotonic()
-        while not self._stop.wait(self.interval):
-            try:
-                with self.factory() as session:
-                    self.index.catch_up(session)
-                if time.monotonic() - last_save > self.save_every:
-                    self.index.save(unless_saved_within=self.save_every / 2)
-                    last_save = time.monotonic()
-            except Exception:  # noqa: BLE001 - the database may be briefly down; keep polling
-                log.warning("index sync failed; will retry", exc_info=True)
-
-
-def lock_change_log(session: Session) -> None:
-    """Serialise writers of the change log until commit, so ``seq`` order equals commit order.
-
-    Without it, on PostgreSQL a transaction holding seq 10 could commit after one holding seq 11
-    was seen, and a worker that already moved past 11 would never apply 10. SQLite already
-    serialises writers.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(727100)"))

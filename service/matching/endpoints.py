@@ -24,7 +24,7 @@ from service.matching.schemas import (
     SearchRequest,
     SearchResult,
 )
-from service.profiles.schemas import SectorFilter
+from service.profiles.schemas import ProfileSummary, SectorFilter
 from service.vocab import OrgType, PartnershipType
 
 router = APIRouter(prefix="/v1", tags=["matching"], responses=ERROR_RESPONSES)
@@ -33,7 +33,7 @@ MinScore = Annotated[float, Query(ge=0, le=1)]
 
 def _out(m: service.Match) -> MatchOut:
     return MatchOut(
-        profile=service.summary(m.profile),
+        profile=ProfileSummary.of(m.profile),
         score=m.score,
         components=m.components,
         explanation=m.explanation,
@@ -74,7 +74,7 @@ async def profile_matches(
             filters=service.Filters(sector, org_type, partnership_type),
         )
         out = MatchList(profile_id=profile.public_id, matches=[_out(m) for m in matches])
-        finish_here(session, state)
+        finish_here(session)
         return out
 
     return await anyio.to_thread.run_sync(work, limiter=state.match_slots)
@@ -132,8 +132,8 @@ def pairings(
     return PairingList(
         pairings=[
             PairingOut(
-                **{"in": service.summary(p.in_profile)},
-                kr=service.summary(p.kr_profile),
+                **{"in": ProfileSummary.of(p.in_profile)},
+                kr=ProfileSummary.of(p.kr_profile),
                 score=p.score,
                 components=p.components,
                 explanation=p.explanation,

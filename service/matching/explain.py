@@ -13,10 +13,11 @@ from typing import NamedTuple, TypedDict
 import numpy as np
 from sqlalchemy.orm import Session
 
-from service.indexing.service import MatchIndex, Summary, text_key
+from service.indexing.columns import Summary, text_key
+from service.indexing.service import MatchIndex
 from service.matching.evidence import DirectionEvidence, SentenceData, SentenceTable
 from service.profiles import repository as repo
-from service.profiles.models import Profile
+from service.profiles.models import TEXT_FIELDS, Profile
 from service.sectors import SECTOR_RELATIONS, SECTORS
 
 SECTOR_NAME = {s.code: s.name for s in SECTORS}
@@ -154,9 +155,9 @@ def quoted_sentences(
     """Sentences (and float16 vectors, as stored) of both texts of ``ids``: from the index's
     sentence cache where it holds the indexed version of a text, else from the database (and
     then cached under the content key of what was read)."""
-    wanted = [(i, f) for i in ids for f in repo.TEXT_FIELDS]
+    wanted = [(i, f) for i in ids for f in TEXT_FIELDS]
     keys = index.text_keys(ids)
-    cache_key = {(i, f): (i, f, keys[i][repo.TEXT_FIELDS.index(f)]) for i, f in wanted}
+    cache_key = {(i, f): (i, f, keys[i][TEXT_FIELDS.index(f)]) for i, f in wanted}
     hits = index.sentence_cache.get_many(cache_key.values())
     out = {(i, f): hits[k] for (i, f), k in cache_key.items() if k in hits}
     missing = sorted({i for i, f in wanted if (i, f) not in out})
@@ -187,7 +188,7 @@ def explain_pairs(
     sent = quoted_sentences(session, index, ids)
     queries = sorted(query_sentences or {})
     slot = {i: n for n, i in enumerate([*ids, *queries])}
-    table = SentenceTable(len(slot), repo.TEXT_FIELDS)
+    table = SentenceTable(len(slot), TEXT_FIELDS)
     for (i, field), data in sent.items():
         table.add(slot[i], field, data)
     for q in queries:

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from service.indexing.columns import COUNTRY_CODE
 from service.indexing.lexical import LEXICAL_FEATURES, QueryTerms
 from service.indexing.search import meta_of
-from service.indexing.service import COUNTRY_CODE, MatchIndex
+from service.indexing.service import MatchIndex
 from service.matching.model import FEATURES, RankerModel
 from service.matching.scoring import (
     complementarity,
@@ -69,8 +70,7 @@ def pair_features(
     """
     valid = cand >= 0
     safe = np.where(valid, cand, 0)
-    with index.lock:
-        c_pairs = index.columns.pairs[safe]
+    c_pairs = index.pair_rows(safe)
     q_country = np.asarray(q_meta["country"], np.int64)
     mine, theirs = hub_rows(model, q_country)
     zero = np.zeros_like(q_caps)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.config import RankerSettings
+from service.indexing.columns import query_vector
 from service.indexing.lexical import QueryTerms
 from service.indexing.search import (
     CandidateSource,
@@ -24,7 +25,7 @@ from service.indexing.search import (
     meta_of,
     search,
 )
-from service.indexing.service import MatchIndex, query_vector
+from service.indexing.service import MatchIndex
 from service.matching.features import COMPONENTS, add_keywords, pair_features
 from service.matching.model import load as load_model
 from service.vocab import other_country
@@ -242,8 +243,7 @@ def _ranked_both_sides(
     too (every index flat, or the filter leaves few enough profiles on both sides for the exact
     scan of ``candidate_source``), else batched index search."""
     allowed = {c: allowed_ids(index, c, filters) for c in ("IN", "KR")}
-    small = all(a is not None and len(a) <= index.exact_max for a in allowed.values())
-    if small or all(ix.kind == "flat" for ix in index.indexes.values()):
+    if index.scans_exactly(None if a is None else len(a) for a in allowed.values()):
         in_ids, kr_ids = (ids_or_all(index, c, a) for c, a in allowed.items())
         for country, (ids, _, cand) in exact_pools(index, in_ids, kr_ids, pool).items():
             # 64 rows: their gathered candidate vectors (64 x pool x 2 dim floats, 20 MB at
@@ -281,7 +281,7 @@ def top_pairs(
     (1-based rank in that side's list; 0 when the pair is not in it). Vectorised throughout.
     """
     parts = []
-    total = max(1, int(index.columns.present.sum()))
+    total = max(1, index.size())
     done = 0
     for country, r in _ranked_both_sides(index, k=k, pool=pool, ranker=ranker, filters=filters):
         rows, cols = np.nonzero((r.ids >= 0) & (r.scores >= min_score))

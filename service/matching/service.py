@@ -8,9 +8,10 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from service.config import RankerSettings
+from service.indexing.columns import COUNTRY_CODE, ORG_CODE, Summary
 from service.indexing.lexical import profile_terms
 from service.indexing.search import CandidateSource, Filters
-from service.indexing.service import COUNTRY_CODE, ORG_CODE, MatchIndex, Summary
+from service.indexing.service import MatchIndex
 from service.matching.explain import Evidence, explain_pairs
 from service.matching.features import COMPONENTS
 from service.matching.ranking import Ranked, rank, rank_profiles, top_pairs
@@ -37,17 +38,6 @@ PAIRING_DIRECTIONS = ("kr_offers", "in_offers")
 
 
 # -- queries behind the endpoints ----------------------------------------------------------
-
-
-def summary(p: Profile | Summary) -> dict:
-    return {
-        "id": p.public_id,
-        "name": p.name,
-        "country": p.country,
-        "org_type": p.org_type,
-        "sectors": list(p.sectors),
-        "city": p.city,
-    }
 
 
 def indexed_subject(session: Session, index: MatchIndex, public_id: str) -> Summary:

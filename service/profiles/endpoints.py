@@ -94,7 +94,7 @@ def list_profiles(
         limit=limit,
         cursor=cursor,
     )
-    finish_here(session, state)
+    finish_here(session)
     return out
 
 
@@ -103,7 +103,7 @@ def get_profile(
     profile_id: str, session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> ProfileOut:
     out = service.to_out(service.get(session, profile_id), principal)
-    finish_here(session, state)
+    finish_here(session)
     return out
 
 

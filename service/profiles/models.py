@@ -4,7 +4,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -14,10 +13,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.db import Base, UTCDateTime, utcnow
+from service.db import Base, BigIntPK, UTCDateTime, utcnow
 
-# SQLite only autoincrements INTEGER primary keys; PostgreSQL gets a 64-bit key.
-BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+# The two texts every profile has, each embedded and indexed.
+TEXT_FIELDS = ("capabilities", "needs")
 
 
 class Profile(Base):
@@ -70,14 +69,3 @@ class ProfileEmbedding(Base):
     terms: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     profile: Mapped[Profile] = relationship(back_populates="embeddings")
-
-
-class ProfileChange(Base):
-    """Append-only change log; every worker's index catches up from it by ``seq``."""
-
-    __tablename__ = "profile_changes"
-
-    seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    profile_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    op: Mapped[str] = mapped_column(String(8))
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 from embeddings import lexical
 from embeddings.encoder import DocumentEmbedding
 from embeddings.text import text_hash
-from service.indexing.service import TEXT_FIELDS, lock_change_log
-from service.profiles.models import Profile, ProfileChange, ProfileEmbedding
+from service.profiles.models import TEXT_FIELDS, Profile, ProfileEmbedding
 from service.sectors import SECTOR_BIT
 
 
@@ -111,12 +110,3 @@ def sentence_data(
         if hashes is not None:
             hashes[(pid, field)] = digest
     return out
-
-
-def record_changes(session: Session, profile_ids: Sequence[int], op: str) -> None:
-    """Append to the change log (under the change-log lock; see ``lock_change_log``)."""
-    if not profile_ids:
-        return
-    lock_change_log(session)
-    session.add_all(ProfileChange(profile_id=i, op=op) for i in profile_ids)
-    session.flush()

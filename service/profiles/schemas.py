@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import Query
@@ -151,11 +152,39 @@ class ProfileUpdate(BaseModel):
 
 
 class ProfileSummary(BaseModel):
+    """A profile as a match list shows it: public fields only."""
+
     id: str
     name: str
     country: str
     org_type: str
     sectors: list[str]
+    city: str | None
+
+    @classmethod
+    def of(cls, p: SummarySource) -> dict:
+        """The summary of a stored profile or of the index's in-memory record of one.
+
+        A dict, not a model: a response model validates it once, where building a model here
+        would validate every partner of a match list twice."""
+        return {
+            "id": p.public_id,
+            "name": p.name,
+            "country": p.country,
+            "org_type": p.org_type,
+            "sectors": list(p.sectors),
+            "city": p.city,
+        }
+
+
+class SummarySource(Protocol):
+    """What a summary is made from (``Profile`` rows and ``indexing.columns.Summary``)."""
+
+    public_id: str
+    name: str
+    country: str
+    org_type: str
+    sectors: Sequence[str]
     city: str | None
 
 

@@ -22,8 +22,9 @@ from embeddings.encoder import Encoder
 from embeddings.text import own_name_masker, text_hash
 from service.auth.service import Principal, create_key
 from service.errors import Conflict, InvalidInput, MatchmakerError, NotFound
+from service.profiles import changes as change_log
 from service.profiles import repository as repo
-from service.profiles.models import Profile
+from service.profiles.models import TEXT_FIELDS, Profile
 from service.profiles.schemas import ProfileCreate, ProfileList, ProfileOut, ProfileUpdate
 from service.sectors import mask_of
 
@@ -37,10 +38,6 @@ def name_key(name: str) -> str:
 
 def new_public_id() -> str:
     return "pr_" + secrets.token_hex(8)
-
-
-def mark_index_dirty(session: Session) -> None:
-    session.info["index_dirty"] = True
 
 
 @dataclass
@@ -100,9 +97,7 @@ def register_many(
         except IntegrityError:
             # Lost a race with a concurrent registration of the same name.
             results[i] = Conflict("an organisation with this name is already registered")
-    repo.record_changes(session, created, "upsert")
-    if created:
-        mark_index_dirty(session)
+    change_log.record(session, created, "upsert")
     return results  # type: ignore[return-value]
 
 
@@ -176,7 +171,7 @@ def update(session: Session, encoder: Encoder, profile: Profile, patch: ProfileU
     renamed = any(f in changes and changes[f] != getattr(profile, f) for f in ("name", "org_type"))
     reencode = [
         f
-        for f in repo.TEXT_FIELDS
+        for f in TEXT_FIELDS
         if renamed
         or (f in changes and (f not in stored or stored[f].text_hash != text_hash(changes[f])))
     ]
@@ -200,8 +195,7 @@ def update(session: Session, encoder: Encoder, profile: Profile, patch: ProfileU
     except IntegrityError as exc:
         raise Conflict("an organisation with this name is already registered") from exc
     if changes:
-        repo.record_changes(session, [profile.id], "upsert")
-        mark_index_dirty(session)
+        change_log.record(session, [profile.id], "upsert")
     return profile
 
 
@@ -209,8 +203,7 @@ def delete(session: Session, profile: Profile) -> None:
     pid = profile.id
     session.delete(profile)
     session.flush()
-    repo.record_changes(session, [pid], "delete")
-    mark_index_dirty(session)
+    change_log.record(session, [pid], "delete")
 
 
 def to_out(profile: Profile, principal: Principal) -> ProfileOut:

@@ -46,15 +46,12 @@ from __future__ import annotations
 
 import csv
 import gc
-import json
-import math
 import os
 import random
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import resources
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from service.profiles.service import name_key
 from service.sectors import SECTOR_CODES as SECTORS
@@ -71,32 +68,37 @@ __all__ = [
     "write_planted_pairs",
 ]
 
-# Text length targets (the validator's hard limits are wider: 20-5000).
-CAPABILITIES_CHARS = (250, 1200)
-NEEDS_CHARS = (150, 900)
-_MAX_CAP_SENTENCES = 6
-_MAX_NEED_SENTENCES = 4
+from service.seed.prose import (
+    _capabilities,
+    _city,
+    _employees,
+    _founded,
+    _needs,
+    _Org,
+    _tags,
+)
+from service.seed.words import (
+    _AGENCY_CORES,
+    _AGENCY_LEADS,
+    _AGENCY_SEATS,
+    _CITIES,
+    _GENERIC_NEEDS,
+    _INSTITUTE_CORES,
+    _LEGAL,
+    _MODIFIERS,
+    _ORG_POOL,
+    _REGIONS,
+    _RELATED,
+    _ROOTS,
+    _SECTOR_POOL,
+    _UNIVERSITY_CORES,
+    VOCAB,
+    _Spec,
+)
 
-
-class Concept(NamedTuple):
-    """One offer: how a provider describes it, how a seeker asks for it, and a tag."""
-
-    capability: str
-    need: str
-    tag: str
-
-
-class SectorVocab(NamedTuple):
-    """Per-sector vocabulary."""
-
-    noun: str  # "semiconductor company"
-    focus: str  # lower-case field description used in intros
-    fields: tuple[str, ...]  # title-case field names for institutions
-    name_words: tuple[str, ...]  # sector words for company names
-    startup_words: tuple[str, ...]
-    concepts: tuple[Concept, ...]
-    facilities: tuple[str, ...]
-    certifications: tuple[str, ...]
+# --------------------------------------------------------------------------------------
+# Planning: countries and planted pairs
+# --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -105,155 +107,6 @@ class SyntheticSet:
 
     profiles: list[dict]
     planted_pairs: list[tuple[int, int]]
-
-
-# --------------------------------------------------------------------------------------
-# Vocabulary, loaded from vocabulary/*.json
-# --------------------------------------------------------------------------------------
-
-_Table = dict[str, tuple[str, ...]]
-
-
-def _load(name: str) -> dict[str, Any]:
-    """Read one JSON file of ``service/seed/vocabulary`` (objects keep their key order)."""
-    text = resources.files(__package__).joinpath("vocabulary", name).read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
-    return data
-
-
-def _table(raw: dict[str, list[str]]) -> _Table:
-    return {key: tuple(items) for key, items in raw.items()}
-
-
-def _sector_vocab(raw: dict[str, Any]) -> SectorVocab:
-    lists = {f: tuple(raw[f]) for f in SectorVocab._fields[2:]}  # all but noun and focus
-    lists["concepts"] = tuple(
-        Concept(c["capability"], c["need"], c["tag"]) for c in raw["concepts"]
-    )
-    return SectorVocab(noun=raw["noun"], focus=raw["focus"], **lists)
-
-
-def _weighted(pairs: Iterable[tuple[str, int]]) -> tuple[str, ...]:
-    """Expand (value, weight) pairs into a tuple for fast ``rng.choice``."""
-    return tuple(value for value, weight in pairs for _ in range(weight))
-
-
-_SECTOR_DATA = _load("sectors.json")
-VOCAB: dict[str, SectorVocab] = {code: _sector_vocab(v) for code, v in _SECTOR_DATA.items()}
-if set(VOCAB) != set(SECTORS):  # service.sectors is the source of truth for sector codes
-    raise RuntimeError(f"synthetic vocabularies cover {sorted(VOCAB)}, not {sorted(SECTORS)}")
-_RELATED: _Table = {code: tuple(v["related"]) for code, v in _SECTOR_DATA.items()}
-_SECTOR_POOL = _weighted((code, v["share"]) for code, v in _SECTOR_DATA.items())
-
-_PLACES = _load("places.json")
-_CITIES: _Table = _table(_PLACES["cities"])
-_HUBS: dict[str, _Table] = {country: _table(hubs) for country, hubs in _PLACES["hubs"].items()}
-# Agencies are named after a state/province and sit in its capital (or main city).
-_AGENCY_SEATS: dict[str, dict[str, str]] = _PLACES["agency_seats"]
-_AGENCY_LEADS = {country: tuple(seats) for country, seats in _AGENCY_SEATS.items()}
-_REGIONS: _Table = _table(_PLACES["regions"])
-
-_NAMES = _load("names.json")
-_MODIFIERS = tuple(_NAMES["modifiers"])
-_LEGAL: dict[str, _Table] = {c: _table(s) for c, s in _NAMES["legal_suffixes"].items()}
-_INSTITUTE_CORES: _Table = _table(_NAMES["institute_cores"])
-_UNIVERSITY_CORES: _Table = _table(_NAMES["university_cores"])
-_AGENCY_CORES: _Table = _table(_NAMES["agency_cores"])
-
-
-def _build_roots() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Return per country (company roots, startup roots) in a fixed order."""
-    in_parts, kr_parts = _table(_NAMES["roots"]["IN"]), _table(_NAMES["roots"]["KR"])
-    # Roots that would spell (or nearly spell) well-known real Korean groups.
-    blocked = frozenset(_NAMES["kr_blocked"])
-    in_compound = tuple(
-        p + s for p in in_parts["prefixes"] for s in in_parts["stems"] if not p.lower().endswith(s)
-    )
-    kr_compound = tuple(
-        f + s
-        for f in kr_parts["first"]
-        for s in kr_parts["second"]
-        if f.lower() != s and f + s not in blocked
-    )
-    in_startup = in_compound + in_parts["single"]
-    return {
-        "IN": (in_startup + in_parts["surnames"], in_startup),
-        "KR": (kr_compound + kr_parts["single"], kr_compound + kr_parts["single"]),
-    }
-
-
-_ROOTS = _build_roots()
-
-_PHRASES = _load("phrases.json")
-_INTROS: _Table = _table(_PHRASES["intros"])
-_STAGES = tuple(_PHRASES["stages"])
-_INSTITUTE_KINDS = tuple(_PHRASES["institute_kinds"])
-_GOV_KINDS: _Table = _table(_PHRASES["gov_kinds"])
-_OFFER_LEADS = tuple(_PHRASES["offer_leads"])
-_OFFER_MORE = tuple(_PHRASES["offer_more"])
-_FACILITY_LINES = tuple(_PHRASES["facility_lines"])
-_CERT_LINES = tuple(_PHRASES["cert_lines"])
-_SCALE_LINES: _Table = _table(_PHRASES["scale_lines"])
-_MILESTONES = tuple(_PHRASES["milestones"])
-_RESEARCH_MILESTONES = tuple(_PHRASES["research_milestones"])
-_MARKETS = tuple(_PHRASES["markets"])
-_NEED_FIRST = tuple(_PHRASES["need_first"])
-_NEED_MORE = tuple(_PHRASES["need_more"])
-_GENERIC_NEEDS = tuple(_PHRASES["generic_needs"])
-_PTYPE_PHRASES: dict[str, str] = _PHRASES["partnership_types"]
-_PTYPE_ONE = tuple(_PHRASES["partnership_one"])
-_PTYPE_MANY = tuple(_PHRASES["partnership_many"])
-_PTYPE_NONE = tuple(_PHRASES["partnership_none"])
-_MOTIVATIONS = tuple(_PHRASES["motivations"])
-# (article + adjective, country, adjective) of the partner country sought.
-_PARTNER = {
-    c: (p["with_article"], p["country"], p["adjective"]) for c, p in _PHRASES["partner"].items()
-}
-_ORG_TAGS: dict[str, str] = _PHRASES["org_tags"]
-
-# --------------------------------------------------------------------------------------
-# Organisation types: shares, sizes, founding years
-# --------------------------------------------------------------------------------------
-
-_ORG_POOL = _weighted(
-    (
-        ("company", 55),
-        ("startup", 27),
-        ("research_institute", 9),
-        ("university", 6),
-        ("government_agency", 3),
-    )
-)
-# (low, high, skew): log-uniform between low and high, skew > 1 favours small sizes.
-_EMPLOYEES: dict[str, tuple[int, int, float]] = {
-    "company": (20, 100_000, 1.8),
-    "startup": (5, 200, 1.2),
-    "research_institute": (15, 4_000, 1.3),
-    "university": (150, 25_000, 1.0),
-    "government_agency": (20, 3_000, 1.2),
-}
-_FOUNDED: dict[str, tuple[int, int]] = {
-    "company": (1952, 2019),
-    "startup": (2012, 2024),
-    "research_institute": (1960, 2021),
-    "university": (1905, 2015),
-    "government_agency": (1965, 2022),
-}
-_EARLIEST = {"ai": 1995, "semiconductors": 1975}  # no AI company founded in the 1960s
-_MONEY = {"IN": ("INR {x:,} crore", 0.3), "KR": ("KRW {x:,} billion", 0.25)}
-
-# --------------------------------------------------------------------------------------
-# Planning: countries and planted pairs
-# --------------------------------------------------------------------------------------
-
-
-class _Spec(NamedTuple):
-    """What a profile is about, decided before its text is written."""
-
-    sectors: tuple[str, ...]
-    offers: tuple[Concept, ...]
-    needs: tuple[str, ...]  # need phrasings (verb phrases); may hold "{pc}" / "{pa}"
-    ptypes: tuple[str, ...]
 
 
 def _validate(n: int, planted_fraction: float) -> None:
@@ -453,158 +306,6 @@ class _Registry:
         self._slugs[slug] = count
         self._slugs[candidate] = 0
         return f"https://{candidate}.example"
-
-
-# --------------------------------------------------------------------------------------
-# Text
-# --------------------------------------------------------------------------------------
-
-
-def _join(items: Sequence[str], conjunction: str = "and") -> str:
-    """'a', 'a and b', 'a, b and c'; items that contain lists themselves get semicolons."""
-    if len(items) <= 1:
-        return "".join(items)
-    if not any(" and " in item or ", " in item for item in items):
-        return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
-    if len(items) == 2:
-        return f"{items[0]}, as well as {items[1]}"
-    return f"{'; '.join(items[:-1])}; {conjunction} {items[-1]}"
-
-
-def _fit(
-    required: list[str], optional: list[str], spare: list[str], lo: int, hi: int, most: int
-) -> str:
-    """Join sentences: all required, optional ones while <= ``hi``, spare ones if < ``lo``."""
-    sentences = list(required)
-    length = sum(len(s) + 1 for s in sentences) - 1
-    for sentence in optional:
-        if len(sentences) < most and length + len(sentence) + 1 <= hi:
-            sentences.append(sentence)
-            length += len(sentence) + 1
-    for sentence in spare:
-        if length >= lo or len(sentences) >= most:
-            break
-        if length + len(sentence) + 1 <= hi:
-            sentences.append(sentence)
-            length += len(sentence) + 1
-    return " ".join(sentences)
-
-
-def _size_word(employees: int) -> str:
-    if employees < 100:
-        return "small"
-    if employees < 1000:
-        return "mid-sized"
-    if employees < 10_000:
-        return "large"
-    return "leading"
-
-
-def _money(country: str, employees: int) -> str:
-    template, per_head = _MONEY[country]
-    raw = max(1.0, employees * per_head)
-    magnitude = 10 ** max(0, int(math.log10(raw)) - 1)
-    return template.format(x=round(raw / magnitude) * magnitude)
-
-
-class _Org(NamedTuple):
-    country: str
-    org_type: str
-    city: str
-    employees: int
-    year: int
-
-
-def _intro(rng: random.Random, org: _Org, vocab: SectorVocab) -> str:
-    return rng.choice(_INTROS[org.org_type]).format(
-        year=org.year,
-        city=org.city,
-        size=_size_word(org.employees),
-        noun=vocab.noun,
-        focus=vocab.focus,
-        stage=rng.choice(_STAGES),
-        kind=rng.choice(_INSTITUTE_KINDS),
-        gov=rng.choice(_GOV_KINDS[org.country]),
-    )
-
-
-def _scale(rng: random.Random, org: _Org) -> str:
-    emp = f"{org.employees:,}"
-    return rng.choice(_SCALE_LINES[org.org_type]).format(
-        emp=emp,
-        k=rng.randint(3, 40),
-        market=rng.choice(_MARKETS),
-        rev=_money(org.country, org.employees),
-        funding=f"USD {rng.choice((1, 2, 3, 5, 8, 12, 20, 35, 60))} million",
-    )
-
-
-def _capabilities(rng: random.Random, org: _Org, spec: _Spec) -> str:
-    vocab = VOCAB[spec.sectors[0]]
-    phrases = [c.capability for c in spec.offers]
-    split = 2 if len(phrases) > 2 and rng.random() < 0.5 else len(phrases)
-    required = [_intro(rng, org, vocab), rng.choice(_OFFER_LEADS).format(x=_join(phrases[:split]))]
-    if phrases[split:]:
-        required.append(rng.choice(_OFFER_MORE).format(x=_join(phrases[split:])))
-    facilities = rng.sample(vocab.facilities, rng.choice((1, 1, 2)))
-    required.append(rng.choice(_FACILITY_LINES).format(x=_join(facilities), city=org.city))
-    certs = _join(rng.sample(vocab.certifications, rng.randint(1, 3)))
-    research = org.org_type in ("research_institute", "university", "government_agency")
-    milestone = rng.choice(_RESEARCH_MILESTONES if research else _MILESTONES)
-    extras = [rng.choice(_CERT_LINES).format(x=certs), _scale(rng, org), milestone]
-    keep = [rng.random() < p for p in (0.6, 0.7, 0.35)]
-    optional = [s for s, k in zip(extras, keep, strict=True) if k]
-    spare = [s for s, k in zip(extras, keep, strict=True) if not k]
-    return _fit(required, optional, spare, *CAPABILITIES_CHARS, _MAX_CAP_SENTENCES)
-
-
-def _needs(rng: random.Random, org: _Org, spec: _Spec) -> str:
-    adj, partner_country, partner_adj = _PARTNER[org.country]
-    phrases = [vp.format(pc=partner_country, pa=partner_adj) for vp in spec.needs]
-    sentences = [rng.choice(_NEED_FIRST).format(adj=adj, vp=phrases[0])]
-    more = rng.sample(_NEED_MORE, len(phrases) - 1)
-    sentences += [line.format(vp=vp) for line, vp in zip(more, phrases[1:], strict=True)]
-    if spec.ptypes:
-        deal = _join([_PTYPE_PHRASES[p] for p in spec.ptypes], "or")
-        lines = _PTYPE_ONE if len(spec.ptypes) == 1 else _PTYPE_MANY
-        sentences.append(rng.choice(lines).format(x=deal))
-    else:
-        sentences.append(rng.choice(_PTYPE_NONE))
-    motivation = rng.choice(_MOTIVATIONS).format(market=rng.choice(_MARKETS))
-    optional = [motivation] if rng.random() < 0.3 else []
-    spare = [] if optional else [motivation]
-    return _fit(sentences, optional, spare, *NEEDS_CHARS, _MAX_NEED_SENTENCES)
-
-
-def _tags(org: _Org, spec: _Spec) -> list[str]:
-    tags = [*spec.sectors, *(c.tag for c in spec.offers)]
-    if org.org_type in _ORG_TAGS:
-        tags.append(_ORG_TAGS[org.org_type])
-    return list(dict.fromkeys(tags))[:8]
-
-
-# --------------------------------------------------------------------------------------
-# Profiles
-# --------------------------------------------------------------------------------------
-
-
-def _city(rng: random.Random, country: str, sector: str, org_type: str) -> str:
-    hub_share = 0.7 if org_type in ("company", "startup") else 0.5
-    if rng.random() < hub_share:
-        return rng.choice(_HUBS[country][sector])
-    return rng.choice(_CITIES[country])
-
-
-def _employees(rng: random.Random, org_type: str) -> int:
-    low, high, skew = _EMPLOYEES[org_type]
-    u = rng.random() ** skew
-    value = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-    return max(low, min(high, round(value)))
-
-
-def _founded(rng: random.Random, org_type: str, sector: str) -> int:
-    low, high = _FOUNDED[org_type]
-    return rng.randint(max(low, _EARLIEST.get(sector, low)), high)
 
 
 def _profile(rng: random.Random, country: str, spec: _Spec, registry: _Registry) -> dict:

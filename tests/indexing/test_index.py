@@ -155,13 +155,13 @@ def test_index_for_another_model_is_rebuilt(settings, encoder, admin):
 
 def test_change_made_by_another_process_is_picked_up(client, admin, encoder):
     """Another worker's write (same database) is applied before the next search."""
-    from service.db import transaction
+    from service.db import create_session_factory, transaction
     from service.profiles.schemas import ProfileCreate
     from service.profiles.service import register
 
     state = client.app.state.matchmaker
-    with transaction(state.sessions) as s:
-        # Written without this app's request path: only the change log tells the index.
+    with transaction(create_session_factory(state.engine)) as s:
+        # Written by sessions this index does not follow: only the change log tells the index.
         register(s, encoder, ProfileCreate(**profile_payload(country="KR")))
     r = client.post(
         "/v1/matches/search",
@@ -248,13 +248,15 @@ def test_requests_seeing_the_same_new_changes_apply_them_once(client, encoder):
     others wait for it instead of loading and upserting the same rows again."""
     import threading
 
-    from service.db import transaction
+    from service.db import create_session_factory, transaction
     from service.profiles.schemas import ProfileCreate
     from service.profiles.service import register
 
     state = client.app.state.matchmaker
     index = state.index
-    with transaction(state.sessions) as s:  # another worker's writes: only the change log knows
+    # Another worker's writes: sessions this worker's index does not follow, so only the change
+    # log knows of them.
+    with transaction(create_session_factory(state.engine)) as s:
         for country in ("IN", "KR"):
             register(s, encoder, ProfileCreate(**profile_payload(country=country)))
 

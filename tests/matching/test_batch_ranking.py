@@ -9,8 +9,9 @@ import pytest
 
 from embeddings import lexical
 from service.config import RankerSettings
+from service.indexing.columns import IndexedProfile
 from service.indexing.search import Filters, exact_pools
-from service.indexing.service import IndexedProfile, MatchIndex
+from service.indexing.service import MatchIndex
 from service.matching.model import FEATURES, KINDS
 from service.matching.ranking import rank_profiles, top_pairs
 

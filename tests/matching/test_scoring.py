@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.indexing.service import ORG_CODE
+from service.indexing.columns import ORG_CODE
 from service.matching.scoring import complementarity, partnership_fit, sector_fit
 from service.sectors import mask_of
 from service.vocab import partnership_mask

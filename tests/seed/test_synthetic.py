@@ -11,7 +11,7 @@ from functools import cache
 
 import pytest
 
-from service.seed import synthetic
+from service.seed import words
 from service.seed.synthetic import SyntheticSet, generate, stream, write_planted_pairs
 
 KEYS = {
@@ -138,8 +138,8 @@ def test_mix_of_countries_sectors_and_org_types() -> None:
 
 
 def test_vocabularies_are_rich_and_reworded() -> None:
-    assert set(synthetic.VOCAB) == SECTORS
-    for vocab in synthetic.VOCAB.values():
+    assert set(words.VOCAB) == SECTORS
+    for vocab in words.VOCAB.values():
         assert len(vocab.concepts) >= 25
         assert len(vocab.facilities) >= 10
         assert len(vocab.certifications) >= 8
@@ -148,8 +148,8 @@ def test_vocabularies_are_rich_and_reworded() -> None:
             assert concept.capability.casefold() != concept.need.casefold()
 
 
-def _concepts_by_need() -> dict[str, synthetic.Concept]:
-    return {c.need: c for v in synthetic.VOCAB.values() for c in v.concepts}
+def _concepts_by_need() -> dict[str, words.Concept]:
+    return {c.need: c for v in words.VOCAB.values() for c in v.concepts}
 
 
 def _answered(needs_text: str, capabilities_text: str) -> bool:
@@ -275,5 +275,5 @@ def test_output_for_a_seed_is_unchanged_since_the_vocabulary_moved_to_data_files
     output = {"profiles": s.profiles, "planted_pairs": s.planted_pairs}
     assert _sha256_of_json(output) == _OUTPUT_DIGEST_N300_SEED7
     # 300 profiles do not draw every word, so also pin the loaded tables themselves.
-    tables = {name: getattr(synthetic, name) for name in _VOCABULARY_TABLES}
+    tables = {name: getattr(words, name) for name in _VOCABULARY_TABLES}
     assert _sha256_of_json(tables) == _VOCABULARY_DIGEST
