@@ -176,17 +176,6 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def metric(text: str, name: str, **labels: str) -> float | None:
-    """The value of sample ``name`` with ``labels`` in a /metrics body (None if absent)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and labels.items() <= sample.labels.items():
-                return sample.value
-    return None
-
-
 def code_dir(env: dict[str, str]) -> Path:
     """Where to start a server: the pinned code's folder (bench/snapshot_code.py) when
     PYTHONPATH names one, else the checkout. Alembic configs before 2026-11-26 put the working

@@ -39,12 +39,13 @@ from _common import (
     abspath,
     header,
     log,
-    metric,
     pct,
     profile_ids,
     write_result,
 )
 from load import copy_registry
+
+from service.core.middleware import sample_value
 
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -77,7 +78,7 @@ def encoded(client: Client) -> int:
     """Sentences the server has run through the encoder so far (its /metrics)."""
     client.conn.request("GET", "/metrics")
     text = client.conn.getresponse().read().decode()
-    return int(metric(text, "matchmaker_encoded_sentences"))
+    return int(sample_value(text, "matchmaker_encoded_sentences"))
 
 
 def phases(ids: list[str], pool: list[dict], tag: str):

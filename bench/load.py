@@ -80,12 +80,13 @@ from _common import (  # noqa: E402
     connection_split,
     header,
     log,
-    metric,
     pct,
     profile_count,
     profile_ids,
     write_result,
 )
+
+from service.core.middleware import sample_value  # noqa: E402
 
 TARGETS = {"server_5xx": 0, "lost_writes": 0, "matches_p99_ms": 250.0}
 ENDPOINTS = ("GET matches", "GET profile", "GET list", "POST profile", "PATCH profile")
@@ -476,7 +477,7 @@ def sentence_cache_lookups(base: str) -> dict:
         return {"error": type(exc).__name__}
     out = {}
     for result in ("hit", "miss"):
-        value = metric(text, "matchmaker_sentence_cache_lookups", result=result)
+        value = sample_value(text, "matchmaker_sentence_cache_lookups", result=result)
         out[result] = None if value is None else int(value)
     if out["hit"] is not None and out["miss"] is not None and out["hit"] + out["miss"]:
         out["hit_share"] = round(out["hit"] / (out["hit"] + out["miss"]), 3)
