@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
+from service.core.threads import BackgroundLoop
 from service.db import transaction, utcnow
 from service.errors import Conflict, NotFound
 from service.exports.models import ExportJob
@@ -97,8 +97,10 @@ def clean_old_files(session: Session, export_dir: Path, retention_hours: float) 
     return removed
 
 
-class ExportRunner:
+class ExportRunner(BackgroundLoop):
     """The background thread that claims and runs queued export jobs (one at a time)."""
+
+    name = "exports"
 
     def __init__(
         self,
@@ -107,46 +109,24 @@ class ExportRunner:
         settings: Settings,
         poll: float = 0.5,
     ) -> None:
+        super().__init__(poll)
         self.sessions = sessions
         self.index = index
         self.settings = settings
-        self.poll = poll
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="exports", daemon=True)
+        self._last_clean = 0.0
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        last_clean = 0.0
-        while not self._stop.is_set():
-            try:
-                with transaction(self.sessions) as session:
-                    fail_stale_jobs(session, timedelta(seconds=self.settings.export_stale_after_s))
-                    if time.monotonic() - last_clean > 600:
-                        clean_old_files(
-                            session,
-                            self.settings.export_dir,
-                            self.settings.export_retention_hours,
-                        )
-                        last_clean = time.monotonic()
-                job_id = self._claim()
-                if job_id:
-                    self.run_job(job_id)
-                    continue
-            except Exception:  # noqa: BLE001 - keep the runner alive (e.g. database restart)
-                log.warning("export runner iteration failed", exc_info=True)
-            self._wake.wait(self.poll)
-            self._wake.clear()
+    def step(self) -> bool:
+        with transaction(self.sessions) as session:
+            fail_stale_jobs(session, timedelta(seconds=self.settings.export_stale_after_s))
+            if time.monotonic() - self._last_clean > 600:
+                clean_old_files(
+                    session, self.settings.export_dir, self.settings.export_retention_hours
+                )
+                self._last_clean = time.monotonic()
+        job_id = self._claim()
+        if job_id:
+            self.run_job(job_id)
+        return job_id is not None
 
     def _claim(self) -> str | None:
         with transaction(self.sessions) as session:

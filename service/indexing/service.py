@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings.index import IndexLoadError, VectorIndex, manifest_path
+from service.core.threads import run_at_low_priority
 from service.indexing.columns import (
     COUNTRY_CODE,
     META_COLUMNS,
@@ -387,30 +386,3 @@ class MatchIndex:
         rows = session.execute(select(Profile.country, func.count()).group_by(Profile.country))
         db = {c: 0 for c in COUNTRIES} | {r[0]: r[1] for r in rows}
         return db == self.count()
-
-
-def run_at_low_priority(fn: Callable[[], object], nice: int = 10) -> None:
-    """Run ``fn`` in a thread of its own whose nice value is raised by ``nice``, and wait.
-
-    Linux gives each thread its own nice value: background file writing and checksumming then
-    yield the CPU to request threads instead of taking turns with them.
-    """
-    failed: list[BaseException] = []
-
-    def target() -> None:
-        if sys.platform == "linux":  # elsewhere the id would name the whole process
-            tid = threading.get_native_id()
-            try:
-                os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
-            except OSError:
-                log.debug("could not lower the priority of the index writer", exc_info=True)
-        try:
-            fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            failed.append(exc)
-
-    worker = threading.Thread(target=target, name="low-priority")
-    worker.start()
-    worker.join()
-    if failed:
-        raise failed[0]

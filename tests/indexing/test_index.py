@@ -324,7 +324,7 @@ def test_low_priority_work_runs_niced_in_its_own_thread_and_reports_failure():
 
     import pytest
 
-    from service.indexing.service import run_at_low_priority
+    from service.core.threads import run_at_low_priority
 
     seen: list[tuple[int, int]] = []
     run_at_low_priority(
