@@ -21,18 +21,12 @@ from sqlalchemy.orm import Session
 from embeddings.encoder import Encoder
 from embeddings.text import own_name_masker, text_hash
 from service.auth.service import Principal, create_key
+from service.core.text import name_key, nfc
 from service.errors import Conflict, InvalidInput, MatchmakerError, NotFound
 from service.profiles import repository as repo
 from service.profiles.models import Profile
 from service.profiles.schemas import ProfileCreate, ProfileList, ProfileOut, ProfileUpdate
 from service.sectors import mask_of
-
-_SPACE = re.compile(r"\s+")
-
-
-def name_key(name: str) -> str:
-    """Name folded for duplicate detection: case and whitespace do not make a new organisation."""
-    return _SPACE.sub(" ", name).strip().casefold()
 
 
 def new_public_id() -> str:
@@ -268,7 +262,7 @@ def list_profiles(
         country=country,
         sector=sector,
         org_type=org_type,
-        q=q,
+        q=nfc(q) if q else q,  # texts are stored in NFC
         after_id=decode_cursor(cursor),
         limit=limit + 1,
     )
