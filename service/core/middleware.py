@@ -99,8 +99,12 @@ class SecurityHeadersMiddleware:
             return
         docs = scope["path"] in ("/docs", "/redoc", "/docs/oauth2-redirect")
 
+        started = False
+
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 extra = SECURITY_HEADERS + ([] if docs else [STRICT_CSP])
@@ -110,7 +114,16 @@ class SecurityHeadersMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            # An unhandled error reaches Starlette's outermost middleware, which answers 500
+            # itself, outside this one, and so without these headers: the 500 is sent here,
+            # with them. Re-raised so the server still logs it (and does nothing more, as the
+            # response has started).
+            if not started:
+                await _reject(with_headers, 500, "internal server error", "internal_error")
+            raise
 
 
 class Metrics:
