@@ -1,18 +1,24 @@
 """Hostile input over HTTP: NUL and other controls in paths and query strings, database
-errors, forced 500s, huge ids (RELIABILITY.md, "Hostile input").
+errors, forced 500s, chunked bodies over the limit, huge ids (RELIABILITY.md, "Hostile input").
 Every test runs on SQLite and, with MATCHMAKER_TEST_DATABASE_URL, on PostgreSQL."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
+from service.app import create_app
 from service.core.middleware import SECURITY_HEADERS
 from tests.conftest import create_profile, profile_payload
+from tests.test_server import free_port
 
 SECURITY = [k.decode() for k, _ in SECURITY_HEADERS] + ["content-security-policy"]
 
@@ -132,3 +138,53 @@ def test_unknown_sector_message_quotes_at_most_64_characters(client):
     r = client.get("/v1/profiles", params={"sector": "s" * 10_000})
     assert r.status_code == 422
     assert len(r.text) < 500, r.text[:300]
+
+
+@pytest.fixture
+def live_server(settings, encoder) -> Iterator[str]:
+    """The app behind a real uvicorn HTTP server in this process (the session's model)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, encoder=encoder), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def _chunks(total: int, size: int = 8192) -> Iterator[bytes]:
+    body = b'{"name": "' + b"x" * (total - 12) + b'"}'
+    for i in range(0, len(body), size):
+        yield body[i : i + size]
+
+
+def test_chunked_body_over_the_limit_is_413(live_server):
+    """Transfer-Encoding: chunked, no Content-Length, 80 KB: was 400 "There was an error
+    parsing the body"."""
+    with httpx.Client(base_url=live_server) as c:
+        r = c.post(
+            "/v1/profiles",
+            content=_chunks(80 * 1024),
+            headers={"content-type": "application/json"},
+        )
+        assert r.request.headers.get("transfer-encoding") == "chunked"
+        assert "content-length" not in r.request.headers
+        assert r.status_code == 413, r.text
+        assert r.json()["code"] == "payload_too_large"
+        assert_security_headers(r)
+        # A chunked body under the limit is read and handled as usual.
+        small = httpx.Request("POST", "/", json=profile_payload()).content
+        r = c.post(
+            "/v1/profiles",
+            content=iter([small[:100], small[100:]]),
+            headers={"content-type": "application/json"},
+        )
+        assert r.status_code == 201, r.text
