@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 
 import anyio
 import faiss
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import generate_latest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from embeddings.encoder import Encoder
 from service.bootstrap import build_encoder, build_index
@@ -29,8 +29,8 @@ from service.core.middleware import (
 )
 from service.core.ratelimit import RateLimiter
 from service.db import create_db_engine, create_session_factory
-from service.deps import AppState, StateDep
-from service.errors import MatchmakerError
+from service.deps import AppState, StateDep, refuse_control_in_query
+from service.errors import InvalidInput, MatchmakerError
 from service.exports.endpoints import router as exports_router
 from service.exports.service import ExportRunner
 from service.indexing import lexical
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             engine.dispose()
 
     app = FastAPI(
+        dependencies=[Depends(refuse_control_in_query)],
         title="partnership-matchmaker",
         version="1.0",
         summary="Pairs Indian and Korean firms and R&D groups for joint ventures.",
@@ -188,6 +189,23 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"detail": "the database is unavailable; retry shortly", "code": "unavailable"},
             status_code=503,
             headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(DataError)
+    async def refused_value(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold or compare (NUL, out of range, too long) is the
+        # client's input, not a server fault: 422, and a log line without the SQL's parameters
+        # (the engine hides them) or a traceback.
+        log.warning(
+            "the database refused a value of %s %s: %s",
+            request.method,
+            request.url.path[:200],
+            exc.orig.__class__.__name__ if exc.orig is not None else "DataError",
+        )
+        log.debug("refused statement: %s", exc.statement)
+        return await domain_error(
+            request,
+            InvalidInput("a value of the request cannot be stored or searched for by the database"),
         )
 
     @app.exception_handler(RecursionError)

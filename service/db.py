@@ -61,8 +61,14 @@ def utcnow() -> datetime:
 
 
 def create_db_engine(url: str) -> Engine:
+    # hide_parameters: a database error's text (and so any log line or traceback quoting it)
+    # shows the SQL but never the values bound to it: clients' texts, e-mail addresses, keys.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
@@ -86,7 +92,9 @@ def create_db_engine(url: str) -> Engine:
 
         return engine
     # pre_ping makes the pool recover by itself after the database restarts.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+    )
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from embeddings.encoder import Encoder
 from service.auth.service import Principal, lookup_key, resolve_without_lookup
 from service.config import Settings
+from service.core import text
 from service.core.middleware import Metrics
 from service.core.ratelimit import RateLimiter
+from service.errors import InvalidInput
 from service.exports.service import ExportRunner
 from service.indexing.service import MatchIndex
 from service.indexing.syncer import IndexSyncer
@@ -134,6 +136,18 @@ def get_index(state: StateDep, session: SessionDep) -> MatchIndex:
     """The search index, caught up with every change committed so far (by any worker)."""
     state.index.catch_up(session)
     return state.index
+
+
+async def refuse_control_in_query(request: Request) -> None:
+    """422 naming the parameter for a control or format character anywhere in the query
+    string (every route). NUL cannot be sent to PostgreSQL, and on SQLite ``q=%00`` matched
+    every profile; no parameter of this API has a use for either."""
+    for name, value in request.query_params.multi_items():
+        if text.unsafe_in_one_line(name) is not None or text.unsafe_in_one_line(value) is not None:
+            raise InvalidInput(
+                "must not contain control or format characters",
+                loc=["query", text.quote(name, 40)[1:-1]],
+            )
 
 
 EncoderDep = Annotated[Encoder, Depends(get_encoder)]

@@ -66,3 +66,60 @@ def test_migrating_leaves_the_import_path_alone(tmp_path):
     before = list(sys.path)
     upgrade(f"sqlite:///{tmp_path / 'paths.db'}")
     assert sys.path == before
+
+
+def test_name_keys_are_recomputed_and_look_alike_duplicates_kept_apart(tmp_path):
+    """0004: existing rows get the Unicode-folded key (``service.core.text.name_key``) and an
+    NFC name; a row that now folds onto an earlier one of its country is kept, with a key of
+    its own; downgrade restores the old case/space fold."""
+    from service.core.text import name_key
+
+    url, cleanup = _fresh_url(tmp_path)
+    names = [
+        ("pr_0000000000000001", "KR", "Hanbit Duplicate Test", "hanbit duplicate test"),
+        # A Cyrillic "а": a different key under the old fold.
+        ("pr_0000000000000002", "KR", "H\u0430nbit Duplicate Test", "h\u0430nbit duplicate test"),
+        ("pr_0000000000000003", "IN", "Hanbit Duplicate Test", "hanbit duplicate test"),
+        # Decomposed Hangul (NFD), stored as written before.
+        ("pr_0000000000000004", "KR", "\u1112\u1161\u11ab\u1107\u1175\u11be", "\u1112\u1161\u11ab"),
+    ]
+    try:
+        upgrade(url, "0002")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            for i, (pid, country, name, key) in enumerate(names, 1):
+                conn.execute(
+                    text(
+                        "INSERT INTO profiles (id, public_id, name, name_key, country, org_type,"
+                        " sectors, sector_mask, capabilities, needs, partnership_types, tags,"
+                        " created_at, updated_at) VALUES (:i, :p, :n, :k, :c, 'company', '[]', 0,"
+                        " 'x', 'y', '[]', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"i": i, "p": pid, "n": name, "k": key, "c": country},
+                )
+        upgrade(url)
+        with engine.connect() as conn:
+            rows = dict(conn.execute(text("SELECT public_id, name_key FROM profiles")).all())
+            hangul = conn.execute(
+                text("SELECT name FROM profiles WHERE public_id = 'pr_0000000000000004'")
+            ).scalar()
+        assert rows["pr_0000000000000001"] == name_key("Hanbit Duplicate Test")
+        assert (
+            rows["pr_0000000000000002"]
+            == f"{name_key('Hanbit Duplicate Test')}:pr_0000000000000002"
+        )
+        assert rows["pr_0000000000000003"] == name_key("Hanbit Duplicate Test")
+        assert hangul == "한빛" and rows["pr_0000000000000004"] == name_key("한빛")
+        downgrade(url, "0002")
+        with engine.connect() as conn:
+            rows = dict(conn.execute(text("SELECT public_id, name_key FROM profiles")).all())
+        assert rows["pr_0000000000000001"] == "hanbit duplicate test"
+        assert rows["pr_0000000000000002"] == "h\u0430nbit duplicate test"
+        assert rows["pr_0000000000000004"] == "한빛"
+        engine.dispose()
+    finally:
+        if cleanup:
+            admin, name = cleanup
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()

@@ -10,10 +10,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 async def _reject(send: Send, status: int, detail: str, code: str) -> None:
     body = json.dumps({"detail": detail, "code": code}).encode()
     await send(
@@ -30,7 +26,8 @@ async def _reject(send: Send, status: int, detail: str, code: str) -> None:
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over the limit, before any parsing (by header, then by counting bytes)."""
+    """413 for bodies over the limit, before any parsing (by header, or by reading a chunked
+    body up to the limit)."""
 
     def __init__(self, app: ASGIApp, default_limit: int, path_limits: dict[str, int]) -> None:
         self.app = app
@@ -53,30 +50,40 @@ class BodyLimitMiddleware:
                 if too_big:
                     await _reject(send, 413, msg, "payload_too_large")
                     return
+                # The server delivers exactly the declared length, no more.
+                await self.app(scope, receive, send)
+                return
+        # No Content-Length: a chunked body, whose size shows only by reading it. It is read
+        # here, up to the limit, before the app sees any of it: counting as the app read it
+        # raised inside FastAPI's body parsing, which turned it into "400 There was an error
+        # parsing the body". The app reads whole bodies anyway, so this holds no more memory.
+        chunks: list[bytes] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(msg)
-            return message
-
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
                 await _reject(send, 413, msg, "payload_too_large")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that gives ``messages`` first, then whatever ``receive`` gives (a disconnect)."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
 
 
 SECURITY_HEADERS = [
@@ -100,8 +107,12 @@ class SecurityHeadersMiddleware:
             return
         docs = scope["path"] in ("/docs", "/redoc", "/docs/oauth2-redirect")
 
+        started = False
+
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 extra = SECURITY_HEADERS + ([] if docs else [STRICT_CSP])
@@ -111,7 +122,16 @@ class SecurityHeadersMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            # An unhandled error reaches Starlette's outermost middleware, which answers 500
+            # itself, outside this one, and so without these headers: the 500 is sent here,
+            # with them. Re-raised so the server still logs it (and does nothing more, as the
+            # response has started).
+            if not started:
+                await _reject(with_headers, 500, "internal server error", "internal_error")
+            raise
 
 
 def sample_value(text: str, name: str, default: float | None = None, **labels: str) -> float | None:

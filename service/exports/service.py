@@ -8,6 +8,7 @@ place. A job whose heartbeat stopped (its worker was killed) is marked failed, n
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from datetime import timedelta
@@ -17,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
+from service.core.text import quote
 from service.core.threads import BackgroundLoop
 from service.db import transaction, utcnow
 from service.errors import Conflict, NotFound
@@ -27,6 +29,11 @@ from service.indexing.service import MatchIndex
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the worker running this export stopped; request a new export"
+
+
+# Every export id this service issues; anything else is an unknown id (404), found without
+# asking the database (which cannot take NUL on PostgreSQL).
+JOB_ID = re.compile(r"ex_[0-9a-f]{16}")
 
 
 def create_job(session: Session, params: ExportParams) -> ExportJob:
@@ -43,9 +50,9 @@ def create_job(session: Session, params: ExportParams) -> ExportJob:
 
 
 def get_job(session: Session, job_id: str) -> ExportJob:
-    job = session.get(ExportJob, job_id)
+    job = session.get(ExportJob, job_id) if JOB_ID.fullmatch(job_id) else None
     if job is None:
-        raise NotFound(f"no export with id {job_id!r}")
+        raise NotFound(f"no export with id {quote(job_id)}")
     return job
 
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from service.auth.service import Principal, allow_write
+from service.core import text
 from service.deps import EncoderDep, PrincipalDep, SessionDep, StateDep, finish_here
 from service.errors import ERROR_RESPONSES, MatchmakerError
 from service.profiles import service
@@ -80,7 +81,10 @@ def list_profiles(
     country: Country | None = None,
     sector: SectorFilter = None,
     org_type: OrgType | None = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, json_schema_extra={"pattern": text.QUERY_PATTERN}),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(pattern=service.CURSOR_PATTERN)] = None,
 ) -> ProfileList:

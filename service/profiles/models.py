@@ -26,7 +26,7 @@ class Profile(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Name folded for duplicate detection (case and whitespace).
+    # The duplicate key of the name (service.core.text.name_key: SHA-256 of its Unicode fold).
     name_key: Mapped[str] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2), index=True)
     org_type: Mapped[str] = mapped_column(String(32))

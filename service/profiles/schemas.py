@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Protocol
@@ -15,39 +14,48 @@ from pydantic import (
     HttpUrl,
 )
 
+from service.core import text
 from service.sectors import SECTOR_CODES
 from service.vocab import Country, OrgType, PartnershipType
 
-# Control characters other than tab and newlines have no place in a profile (and NUL cannot be
-# stored by PostgreSQL).
-_CTRL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
-# Lone surrogates cannot be stored (not valid UTF-8); valid JSON never produces them unpaired.
-_CONTROL = re.compile(f"[{_CTRL}\\ud800-\\udfff]")
-_SPACE = re.compile(r"\s+")
-# Published in the OpenAPI schema so clients (and schemathesis) know the rule the validators
-# enforce: no control characters, and at least one visible character.
-TEXT_PATTERN = f"^[^{_CTRL}]*[^\\s{_CTRL}][^{_CTRL}]*$"
 
-
-def _no_control(v: str) -> str:
-    if _CONTROL.search(v):
-        raise ValueError("must not contain control characters or lone surrogates")
+def _fit(v: str, max_length: int) -> str:
+    # NFC can lengthen a text (a few letters have no composed form and decompose), and the
+    # length limits are what the columns hold: checked again after normalising.
+    if len(v) > max_length:
+        raise ValueError(f"must be at most {max_length} characters after Unicode normalisation")
     return v
 
 
-def _one_line(v: str) -> str:
-    v = _SPACE.sub(" ", _no_control(v)).strip()
-    if not v:
-        raise ValueError("must not be blank")
-    return v
+def _one_line(max_length: int, *, name: bool = False) -> Any:
+    def check(v: str) -> str:
+        bad = text.unsafe_in_one_line(v)
+        if bad is not None:
+            raise ValueError(
+                f"must not contain control or format characters (found U+{ord(bad):04X}: "
+                "zero-width, bidirectional and other invisible controls are refused)"
+            )
+        v = text.collapse_spaces(text.nfc(v))
+        if not v:
+            raise ValueError("must not be blank")
+        if name and not text.has_visible_alnum(v):
+            raise ValueError("must contain at least one letter or digit")
+        return _fit(v, max_length)
+
+    return AfterValidator(check)
 
 
-def _text(v: str) -> str:
-    """Long texts are kept verbatim (only checked)."""
-    v = _no_control(v)
-    if not v.strip():
-        raise ValueError("must not be blank")
-    return v
+def _long_text(max_length: int) -> Any:
+    """Long texts are kept as written, in NFC."""
+
+    def check(v: str) -> str:
+        if text.unsafe_in_text(v) is not None:
+            raise ValueError("must not contain control characters or lone surrogates")
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return _fit(text.nfc(v), max_length)
+
+    return AfterValidator(check)
 
 
 def _email(v: str) -> str:
@@ -65,7 +73,7 @@ Email = Annotated[
 
 def _sector(v: str) -> str:
     if v not in SECTOR_CODES:
-        raise ValueError(f"unknown sector {v!r}; valid codes: {', '.join(SECTOR_CODES)}")
+        raise ValueError(f"unknown sector {text.quote(v)}; valid codes: {', '.join(SECTOR_CODES)}")
     return v
 
 
@@ -87,17 +95,19 @@ SectorFilter = Annotated[
 ]
 
 
-def _text_field(min_length: int, max_length: int) -> Any:
+def _text_field(min_length: int, max_length: int, pattern: str) -> Any:
+    # The pattern is published (clients and schemathesis see the rule); the validators enforce it.
     return Field(
-        min_length=min_length, max_length=max_length, json_schema_extra={"pattern": TEXT_PATTERN}
+        min_length=min_length, max_length=max_length, json_schema_extra={"pattern": pattern}
     )
 
 
-# One-line fields are trimmed and their whitespace collapsed; long texts are stored verbatim.
-Name = Annotated[str, _text_field(2, 200), AfterValidator(_one_line)]
-ShortText = Annotated[str, _text_field(1, 100), AfterValidator(_one_line)]
-Tag = Annotated[str, _text_field(1, 40), AfterValidator(_one_line)]
-LongText = Annotated[str, _text_field(20, 5000), AfterValidator(_text)]
+# One-line fields are trimmed and their whitespace collapsed; long texts are stored as written.
+# All are stored in NFC (service.core.text).
+Name = Annotated[str, _text_field(2, 200, text.NAME_PATTERN), _one_line(200, name=True)]
+ShortText = Annotated[str, _text_field(1, 100, text.ONE_LINE_PATTERN), _one_line(100)]
+Tag = Annotated[str, _text_field(1, 40, text.ONE_LINE_PATTERN), _one_line(40)]
+LongText = Annotated[str, _text_field(20, 5000, text.TEXT_PATTERN), _long_text(5000)]
 SectorCode = Annotated[
     str, AfterValidator(_sector), Field(json_schema_extra={"enum": list(SECTOR_CODES)})
 ]

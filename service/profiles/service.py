@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from embeddings.encoder import Encoder
 from embeddings.text import own_name_masker, text_hash
 from service.auth.service import Principal, create_key
+from service.core.text import name_key, nfc, quote
 from service.errors import Conflict, InvalidInput, MatchmakerError, NotFound
 from service.profiles import changes as change_log
 from service.profiles import repository as repo
@@ -28,12 +29,9 @@ from service.profiles.models import TEXT_FIELDS, Profile
 from service.profiles.schemas import ProfileCreate, ProfileList, ProfileOut, ProfileUpdate
 from service.sectors import mask_of
 
-_SPACE = re.compile(r"\s+")
-
-
-def name_key(name: str) -> str:
-    """Name folded for duplicate detection: case and whitespace do not make a new organisation."""
-    return _SPACE.sub(" ", name).strip().casefold()
+# Every public id this service has issued; anything else is an unknown id (404) found without
+# asking the database, which cannot even take some of what arrives in a path (NUL on PostgreSQL).
+PUBLIC_ID = re.compile(r"pr_[0-9a-f]{16}")
 
 
 def new_public_id() -> str:
@@ -143,9 +141,9 @@ def validate_bulk_items(raw_items: list[dict[str, Any]]) -> list[ProfileCreate |
 
 
 def get(session: Session, public_id: str) -> Profile:
-    profile = repo.by_public_id(session, public_id)
+    profile = repo.by_public_id(session, public_id) if PUBLIC_ID.fullmatch(public_id) else None
     if profile is None:
-        raise NotFound(f"no profile with id {public_id!r}")
+        raise NotFound(f"no profile with id {quote(public_id)}")
     return profile
 
 
@@ -261,7 +259,7 @@ def list_profiles(
         country=country,
         sector=sector,
         org_type=org_type,
-        q=q,
+        q=nfc(q) if q else q,  # texts are stored in NFC
         after_id=decode_cursor(cursor),
         limit=limit + 1,
     )

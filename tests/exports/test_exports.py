@@ -133,7 +133,7 @@ def test_interrupted_job_is_marked_failed_not_done(client, admin):
     with transaction(state.sessions) as s:
         s.add(
             ExportJob(
-                id="ex_dead",
+                id="ex_00000000000dead0",
                 status="running",
                 format="csv",
                 params={},
@@ -144,7 +144,7 @@ def test_interrupted_job_is_marked_failed_not_done(client, admin):
     # The runner's own sweep may get there first; either way it must end failed.
     with transaction(state.sessions) as s:
         fail_stale_jobs(s, timedelta(seconds=state.settings.export_stale_after_s))
-    status = client.get("/v1/exports/ex_dead", headers=admin).json()
+    status = client.get("/v1/exports/ex_00000000000dead0", headers=admin).json()
     assert status["status"] == "failed" and "interrupted" in status["error"]
 
 
