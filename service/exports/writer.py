@@ -7,7 +7,6 @@ under a temporary name and renamed when complete, so no reader ever sees a parti
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.core.csvsafe import SafeCsvWriter
 from service.exports.schemas import COLUMNS, ExportParams
 from service.indexing.search import Filters
 from service.indexing.service import MatchIndex
@@ -226,7 +226,8 @@ class _Writer:
             path, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline=""
         )
         if fmt == "csv":
-            self.csv = csv.writer(self.fh)
+            # Cells that start like a formula are neutralised (service.core.csvsafe).
+            self.csv = SafeCsvWriter(self.fh)
             self.csv.writerow(COLUMNS)
 
     def write(self, cols: dict[str, list]) -> None:

