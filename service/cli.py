@@ -224,9 +224,16 @@ def export(
         bar.update(int(p * 1000) - bar.n)
 
     with sessions() as session:
-        rows = write_export(session, index, s, params, out, progress)
+        written = write_export(session, index, s, params, out, progress)
     bar.close()
-    typer.echo(f"{rows} rows written to {out} in {time.perf_counter() - start:.1f} s")
+    skipped = (
+        f" ({written.skipped_pairs} pairs skipped: profiles deleted meanwhile)"
+        if written.skipped_pairs
+        else ""
+    )
+    typer.echo(
+        f"{written.rows} rows written to {out} in {time.perf_counter() - start:.1f} s{skipped}"
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ class ExportJob(Base):
     params: Mapped[dict] = mapped_column(JSON)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Candidate pairs left out because a profile was deleted while the job ran.
+    skipped_pairs: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     file_path: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -57,6 +57,7 @@ def to_status(job: ExportJob) -> ExportStatus:
         status=job.status,
         progress=round(job.progress, 4),
         rows=job.rows,
+        skipped_pairs=job.skipped_pairs,
         error=job.error,
         format=job.format,
     )
@@ -178,12 +179,13 @@ class ExportRunner:
         try:
             with state.sessions() as session:
                 state.index.catch_up(session)
-                rows = write_export(session, state.index, state.settings, params, out, progress)
+                written = write_export(session, state.index, state.settings, params, out, progress)
             self._set(
                 job_id,
                 status="done",
                 progress=1.0,
-                rows=rows,
+                rows=written.rows,
+                skipped_pairs=written.skipped_pairs,
                 file_path=str(out),
                 finished_at=utcnow(),
             )

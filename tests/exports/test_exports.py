@@ -163,8 +163,8 @@ def test_partial_file_never_visible(client, admin, settings, tmp_path):
         seen.append((p, out.exists()))
 
     with state.sessions() as s:
-        rows = write_export(s, state.index, settings, ExportParams(format="csv"), out, progress)
-    assert rows == 1 and out.exists()
+        written = write_export(s, state.index, settings, ExportParams(format="csv"), out, progress)
+    assert written.rows == 1 and written.skipped_pairs == 0 and out.exists()
     assert all(not exists for p, exists in seen if p < 1.0)
     assert not list(tmp_path.glob(".*partial"))
 
@@ -206,3 +206,51 @@ def test_safe_cell_covers_every_formula_start():
         assert safe_cell(start + "1+2") == "'" + start + "1+2"
     assert safe_cell("Busan") == "Busan"
     assert safe_cell(-0.5) == -0.5 and safe_cell(None) is None
+
+
+def test_profiles_deleted_during_an_export_are_skipped_and_counted(client, market, settings):  # noqa: F811
+    """Profiles deleted through the API after the pairs were ranked and before their rows are
+    read (the moment the writer reports half done): the export still completes, without them.
+    It used to fail with ``TypeError: argument of type 'NoneType' is not iterable``."""
+    from service.exports.schemas import ExportParams
+    from service.exports.writer import write_export
+
+    extra, owner_extra = create_profile(client, country="KR")
+    state = client.app.state.matchmaker
+    out = settings.data_dir / "deleted.csv"
+    deleted = []
+
+    def delete_midway(p: float) -> None:
+        if p >= 0.5 and not deleted:
+            for pid, owner in ((market["a"]["id"], market["owner_a"]), (extra["id"], owner_extra)):
+                assert client.delete(f"/v1/profiles/{pid}", headers=owner).status_code == 204
+                deleted.append(pid)
+
+    with state.sessions() as s:
+        written = write_export(
+            s, state.index, settings, ExportParams(format="csv"), out, delete_midway
+        )
+    assert deleted
+    # 2 IN x 4 KR pairs were ranked; A's 4 and the other Indian's pair with `extra` are gone.
+    assert (written.rows, written.skipped_pairs) == (3, 5)
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == 3
+    assert not {r["in_id"] for r in rows} & set(deleted)
+    assert not {r["kr_id"] for r in rows} & set(deleted)
+
+
+def test_job_status_counts_pairs_of_profiles_gone_from_the_database(client, market, admin):  # noqa: F811
+    """The state a deletion racing an export leaves behind, made deterministic: the index still
+    holds a profile the database no longer has (deleted without a change-log entry)."""
+    from sqlalchemy import delete
+
+    from service.db import transaction
+    from service.profiles.models import Profile
+
+    state = client.app.state.matchmaker
+    with transaction(state.sessions) as s:
+        s.execute(delete(Profile).where(Profile.public_id == market["competitor"]["id"]))
+    status, content = run_export(client, admin, format="jsonl", top_k=10)
+    assert (status["rows"], status["skipped_pairs"]) == (4, 2)  # the competitor's 2 pairs
+    rows = [json.loads(line) for line in content.decode().splitlines()]
+    assert market["competitor"]["id"] not in {r["kr_id"] for r in rows}
