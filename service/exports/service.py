@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the worker running this export stopped; request a new export"
+# What a client sees of any other failure: the exception's text can hold file paths, SQL and
+# library internals, which are for the operator (logged with the job id), not for officials.
+FAILED = (
+    "the export failed because of an internal error; request a new export, and if it fails "
+    "again give the operator the export id"
+)
 
 
 def create_job(session: Session, params: ExportParams) -> ExportJob:
@@ -189,11 +195,6 @@ class ExportRunner:
                 file_path=str(out),
                 finished_at=utcnow(),
             )
-        except Exception as exc:  # noqa: BLE001 - reported on the job
-            log.warning("export %s failed", job_id, exc_info=True)
-            self._set(
-                job_id,
-                status="failed",
-                error=f"{exc.__class__.__name__}: {exc}"[:2000],
-                finished_at=utcnow(),
-            )
+        except Exception:  # noqa: BLE001 - reported on the job
+            log.exception("export %s failed", job_id)
+            self._set(job_id, status="failed", error=FAILED, finished_at=utcnow())

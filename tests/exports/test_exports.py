@@ -104,7 +104,7 @@ def test_export_roles(client, market, official):  # noqa: F811
     assert client.get("/v1/exports/ex_missing", headers=official).status_code == 404
 
 
-def test_failing_job_reports_failed_and_leaves_no_file(client, market, admin, settings):  # noqa: F811
+def test_failing_job_reports_failed_and_leaves_no_file(client, market, admin, settings, caplog):  # noqa: F811
     # Make the export directory unusable: a file where the directory should be.
     settings.export_dir.parent.mkdir(parents=True, exist_ok=True)
     if settings.export_dir.exists():
@@ -120,6 +120,13 @@ def test_failing_job_reports_failed_and_leaves_no_file(client, market, admin, se
         time.sleep(0.05)
     assert status["status"] == "failed" and status["error"]
     assert client.get(f"/v1/exports/{job}/file", headers=admin).status_code == 409
+    # The client gets a generic message; the exception (with its path) goes to the log only.
+    from service.exports.service import FAILED
+
+    assert status["error"] == FAILED
+    assert str(settings.data_dir) not in status["error"] and "Error" not in status["error"]
+    logged = [r for r in caplog.records if r.getMessage() == f"export {job} failed"]
+    assert logged and logged[0].exc_info and str(settings.export_dir) in caplog.text
 
 
 def test_interrupted_job_is_marked_failed_not_done(client, admin):
