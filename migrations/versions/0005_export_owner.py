@@ -24,8 +24,24 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("export_jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("skipped_pairs", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("owner_key_id", sa.BigInteger(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_export_jobs_owner_key_id_api_keys"),
+            "api_keys",
+            ["owner_key_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+        batch_op.create_index(
+            batch_op.f("ix_export_jobs_owner_key_id"), ["owner_key_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("export_jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_export_jobs_owner_key_id"))
+        batch_op.drop_constraint(
+            batch_op.f("fk_export_jobs_owner_key_id_api_keys"), type_="foreignkey"
+        )
+        batch_op.drop_column("owner_key_id")
         batch_op.drop_column("skipped_pairs")

@@ -19,7 +19,7 @@ def create_export(
 ) -> ExportStatus:
     """Queue an export of candidate pairings; poll ``GET /v1/exports/{id}``."""
     allow_write(principal, state.limiter)
-    job = service.create_job(session, body)
+    job = service.create_job(session, body, principal)
     session.commit()
     if state.exports:
         state.exports.wake()
@@ -28,8 +28,9 @@ def create_export(
 
 @router.get("/exports/{export_id}", response_model=ExportStatus)
 def export_status(export_id: str, session: SessionDep, principal: PrincipalDep) -> ExportStatus:
+    """Status and progress; only for the key that created the export, and admins."""
     require_staff(principal)
-    return service.to_status(service.get_job(session, export_id))
+    return service.to_status(service.get_job(session, export_id, principal))
 
 
 @router.get(
@@ -38,8 +39,9 @@ def export_status(export_id: str, session: SessionDep, principal: PrincipalDep) 
     responses={200: {"content": {t: {} for t in CONTENT_TYPES.values()}}},
 )
 def export_file(export_id: str, session: SessionDep, principal: PrincipalDep) -> FileResponse:
+    """The finished file; only for the key that created the export, and admins."""
     require_staff(principal)
-    job = service.get_job(session, export_id)
+    job = service.get_job(session, export_id, principal)
     path = service.finished_file(job)
     return FileResponse(
         path, media_type=CONTENT_TYPES[job.format], filename=f"pairings-{job.id}.{job.format}"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from service.auth.service import Principal
 from service.db import transaction, utcnow
 from service.errors import Conflict, NotFound
 from service.exports.models import ExportJob
@@ -37,24 +38,34 @@ FAILED = (
 )
 
 
-def create_job(session: Session, params: ExportParams) -> ExportJob:
+def create_job(session: Session, params: ExportParams, owner: Principal) -> ExportJob:
     job = ExportJob(
         id="ex_" + secrets.token_hex(8),
         status="queued",
         format=params.format,
         params=params.model_dump(),
         progress=0.0,
+        owner_key_id=owner.key_id,
     )
     session.add(job)
     session.flush()
     return job
 
 
-def get_job(session: Session, job_id: str) -> ExportJob:
+def get_job(session: Session, job_id: str, reader: Principal | None = None) -> ExportJob:
+    """The job ``job_id``; with ``reader``, only if that principal may see it: the key that
+    created it, or an admin. Anyone else gets the same 404 as for a missing job, so ids of
+    other officials' exports cannot be probed."""
     job = session.get(ExportJob, job_id)
-    if job is None:
+    if job is None or (reader is not None and not _may_read(job, reader)):
         raise NotFound(f"no export with id {job_id!r}")
     return job
+
+
+def _may_read(job: ExportJob, reader: Principal) -> bool:
+    if reader.role == "admin":
+        return True
+    return job.owner_key_id is not None and job.owner_key_id == reader.key_id
 
 
 def to_status(job: ExportJob) -> ExportStatus:

@@ -261,3 +261,24 @@ def test_job_status_counts_pairs_of_profiles_gone_from_the_database(client, mark
     assert (status["rows"], status["skipped_pairs"]) == (4, 2)  # the competitor's 2 pairs
     rows = [json.loads(line) for line in content.decode().splitlines()]
     assert market["competitor"]["id"] not in {r["kr_id"] for r in rows}
+
+
+def test_only_the_creating_key_and_admins_read_an_export(client, market, official, admin):  # noqa: F811
+    from service.auth.service import create_key
+    from service.db import transaction
+    from service.exports.models import ExportJob
+
+    state = client.app.state.matchmaker
+    with transaction(state.sessions) as s:
+        other = {"X-API-Key": create_key(s, "official", "another desk")}
+    status, _ = run_export(client, official, format="csv")
+    for url in (f"/v1/exports/{status['id']}", f"/v1/exports/{status['id']}/file"):
+        r = client.get(url, headers=other)
+        assert r.status_code == 404, r.text
+        assert r.json()["detail"] == f"no export with id {status['id']!r}"  # as if missing
+        assert client.get(url, headers=admin).status_code == 200
+    # Jobs from before owners were recorded (NULL owner): admins only.
+    with transaction(state.sessions) as s:
+        s.add(ExportJob(id="ex_legacy", status="queued", format="csv", params={}, progress=0.0))
+    assert client.get("/v1/exports/ex_legacy", headers=official).status_code == 404
+    assert client.get("/v1/exports/ex_legacy", headers=admin).status_code == 200
