@@ -15,11 +15,15 @@ router = APIRouter(prefix="/v1", tags=["exports"], responses=ERROR_RESPONSES)
 
 @router.post("/exports", status_code=202, response_model=ExportStatus)
 def create_export(
-    body: ExportParams, session: SessionDep, state: StateDep, principal: PrincipalDep
+    body: ExportParams,
+    session: SessionDep,
+    state: StateDep,
+    principal: PrincipalDep,
 ) -> ExportStatus:
-    """Queue an export of candidate pairings; poll ``GET /v1/exports/{id}``."""
+    """Queue an export of candidate pairings; poll ``GET /v1/exports/{id}``. At most
+    ``MATCHMAKER_EXPORT_MAX_PENDING_PER_KEY`` unfinished exports per key (429 beyond)."""
     allow_write(principal, state.limiter)
-    job = service.create_job(session, body, principal)
+    job = service.create_job(session, body, principal, state.settings.export_max_pending_per_key)
     session.commit()
     if state.exports:
         state.exports.wake()

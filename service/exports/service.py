@@ -15,12 +15,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.auth.service import Principal
 from service.db import transaction, utcnow
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, ExportQueueFull, NotFound
 from service.exports.models import ExportJob
 from service.exports.schemas import ExportParams, ExportStatus
 from service.exports.writer import write_export
@@ -38,7 +38,25 @@ FAILED = (
 )
 
 
-def create_job(session: Session, params: ExportParams, owner: Principal) -> ExportJob:
+def create_job(
+    session: Session, params: ExportParams, owner: Principal, max_pending: int
+) -> ExportJob:
+    """Queue an export for ``owner``, who may have at most ``max_pending`` unfinished ones
+    (admins: no cap). Two requests of one key at the very same moment can both pass the count;
+    the cap is there against a key filling the queue, which one extra job does not."""
+    if owner.role != "admin":
+        pending = session.scalar(
+            select(func.count())
+            .select_from(ExportJob)
+            .where(ExportJob.owner_key_id == owner.key_id)
+            .where(ExportJob.status.in_(("queued", "running")))
+        )
+        if pending >= max_pending:
+            raise ExportQueueFull(
+                f"this key already has {pending} exports queued or running, the most it may "
+                "have; wait until one is done or failed, then ask again",
+                limit=max_pending,
+            )
     job = ExportJob(
         id="ex_" + secrets.token_hex(8),
         status="queued",

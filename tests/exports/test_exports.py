@@ -282,3 +282,36 @@ def test_only_the_creating_key_and_admins_read_an_export(client, market, officia
         s.add(ExportJob(id="ex_legacy", status="queued", format="csv", params={}, progress=0.0))
     assert client.get("/v1/exports/ex_legacy", headers=official).status_code == 404
     assert client.get("/v1/exports/ex_legacy", headers=admin).status_code == 200
+
+
+def test_unfinished_exports_are_capped_per_key(client, official, admin):
+    from sqlalchemy import update
+
+    from service.auth.service import create_key
+    from service.db import transaction
+    from service.exports.models import ExportJob
+
+    state = client.app.state.matchmaker
+    state.exports.stop()  # nothing finishes: every job stays queued
+    with transaction(state.sessions) as s:
+        other = {"X-API-Key": create_key(s, "official", "another desk")}
+    cap = state.settings.export_max_pending_per_key
+    assert cap == 3  # the default
+    jobs = [client.post("/v1/exports", json={}, headers=official) for _ in range(cap)]
+    assert [r.status_code for r in jobs] == [202] * cap
+    r = client.post("/v1/exports", json={}, headers=official)
+    assert r.status_code == 429, r.text
+    assert r.json()["code"] == "export_queue_full" and r.json()["limit"] == cap
+    assert "3 exports queued or running" in r.json()["detail"]
+    assert int(r.headers["Retry-After"]) > 0
+    # Per key: another official and admins are not held up by it.
+    assert client.post("/v1/exports", json={}, headers=other).status_code == 202
+    for _ in range(cap + 1):
+        assert client.post("/v1/exports", json={}, headers=admin).status_code == 202
+    # A finished job (done or failed) no longer counts.
+    with transaction(state.sessions) as s:
+        s.execute(
+            update(ExportJob).where(ExportJob.id == jobs[0].json()["id"]).values(status="done")
+        )
+    assert client.post("/v1/exports", json={}, headers=official).status_code == 202
+    assert client.post("/v1/exports", json={}, headers=official).status_code == 429
