@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
 from service.auth.service import allow_write, require_staff
@@ -19,12 +19,15 @@ def create_export(
     session: SessionDep,
     state: StateDep,
     principal: PrincipalDep,
+    response: Response,
 ) -> ExportStatus:
-    """Queue an export of candidate pairings; poll ``GET /v1/exports/{id}``. At most
+    """Queue an export of candidate pairings; poll the ``Location`` answered (``GET
+    /v1/exports/{id}``). At most
     ``MATCHMAKER_EXPORT_MAX_PENDING_PER_KEY`` unfinished exports per key (429 beyond)."""
     allow_write(principal, state.limiter)
     job = service.create_job(session, body, principal, state.settings.export_max_pending_per_key)
     session.commit()
+    response.headers["Location"] = f"/v1/exports/{job.id}"
     if state.exports:
         state.exports.wake()
     return service.to_status(job)

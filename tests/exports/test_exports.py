@@ -315,3 +315,10 @@ def test_unfinished_exports_are_capped_per_key(client, official, admin):
         )
     assert client.post("/v1/exports", json={}, headers=official).status_code == 202
     assert client.post("/v1/exports", json={}, headers=official).status_code == 429
+
+
+def test_created_export_answers_with_its_location(client, admin):
+    r = client.post("/v1/exports", json={}, headers=admin)
+    assert r.status_code == 202
+    assert r.headers["Location"] == f"/v1/exports/{r.json()['id']}"
+    assert client.get(r.headers["Location"], headers=admin).status_code == 200
