@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from embeddings.encoder import Encoder
 from service.bootstrap import build_encoder, build_index
 from service.config import Settings
+from service.core.files import private_dir
 from service.core.middleware import (
     BodyLimitMiddleware,
     Metrics,
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         faiss.omp_set_num_threads(settings.search_threads)
         engine = create_db_engine(settings.resolved_database_url)
         sessions = create_session_factory(engine)

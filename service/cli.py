@@ -31,7 +31,9 @@ def _settings() -> Settings:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    s.data_dir.mkdir(parents=True, exist_ok=True)
+    from service.core.files import private_dir
+
+    private_dir(s.data_dir)
     return s
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.core.csvsafe import SafeCsvWriter
+from service.core.files import private_dir, private_file
 from service.exports.schemas import COLUMNS, ExportParams
 from service.indexing.search import Filters
 from service.indexing.service import MatchIndex
@@ -298,8 +299,9 @@ def write_export(
     progress: Progress = lambda _: None,
 ) -> Written:
     """Write the export to ``out`` atomically; returns the rows written and pairs skipped."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
+    private_dir(out.parent)
+    # Created 0600 before anything is written to it; the rename keeps the mode.
+    tmp = private_file(out.with_name(f".{out.name}.partial"))
     t0 = time.perf_counter()
     pairs = candidate_pairs(index, params, settings, progress)
     log.info("export: candidate pairs in %.1f s", time.perf_counter() - t0)
