@@ -83,7 +83,10 @@ class _TorchBackend:
         self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         self.tokenizer = self.model.tokenizer
         self.max_tokens = int(self.model.max_seq_length)
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        # Renamed in sentence-transformers 5 (the old name warns); older releases, which
+        # pyproject still allows, have only the old one.
+        dim = getattr(self.model, "get_embedding_dimension", None)
+        self.dim = int(dim() if dim else self.model.get_sentence_embedding_dimension())
 
     def encode(self, sentences: list[str], batch_size: int) -> np.ndarray:
         out = self.model.encode(
