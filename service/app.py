@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -95,7 +96,9 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
                 log.warning("could not save the index at shutdown", exc_info=True)
             engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc with Swagger UI and ReDoc served from the fastapi-offline
+    # package, not from a CDN, so the docs work on a machine with no internet access.
+    app = FastAPIOffline(
         title="partnership-matchmaker",
         version="1.0",
         summary="Pairs Indian and Korean firms and R&D groups for joint ventures.",
