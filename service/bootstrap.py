@@ -3,7 +3,7 @@ the benches alike, so none of them has to import the web app to get an encoder."
 
 from __future__ import annotations
 
-from embeddings.encoder import Encoder
+from embeddings.encoder import Encoder, prepare_onnx
 from service.config import Settings
 from service.indexing.service import MatchIndex
 
@@ -18,6 +18,17 @@ def build_encoder(settings: Settings) -> Encoder:
         model_name=settings.model_name,
         threads=settings.encoder_threads,
     )
+
+
+def prepare_model_cache(settings: Settings) -> None:
+    """Export (and quantise) the ONNX model into the data folder if it is not there yet, so
+    that processes started afterwards only load it. Nothing to do for the torch backend."""
+    if settings.encoder_backend != "torch":
+        prepare_onnx(
+            settings.resolved_model_path(),
+            settings.data_dir / "models",
+            quantize=settings.encoder_backend == "onnx-int8",
+        )
 
 
 def build_index(settings: Settings, encoder_dim: int) -> MatchIndex:

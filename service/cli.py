@@ -31,7 +31,9 @@ def _settings() -> Settings:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    s.data_dir.mkdir(parents=True, exist_ok=True)
+    from service.core.files import private_dir
+
+    private_dir(s.data_dir)
     return s
 
 
@@ -76,6 +78,7 @@ def serve(
 
     s = _settings()
     upgrade(s.resolved_database_url)
+    _prepare_model_cache(s)
     if workers > 1 and s.encoder_threads is None:
         # Workers inherit the environment: each gets its share of the CPUs for encoding.
         os.environ["MATCHMAKER_ENCODER_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
@@ -87,6 +90,33 @@ def serve(
     from service.core.workers import serve_balanced
 
     serve_balanced(uvicorn.Config("service.main:app", workers=workers, **options), workers)
+
+
+def _prepare_model_cache(s: Settings) -> None:
+    """Write the ONNX model cache before any worker starts: on a fresh data folder every
+    worker would otherwise export and quantise the model at once, N times the work for the
+    same files. It runs in a child process so that this one, which lives as long as the
+    server (and with several workers only hands out connections), never holds PyTorch."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from embeddings.encoder import ModelNotFound
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        try:
+            pool.submit(_prepare_model_cache_child, s.log_level).result()
+        except ModelNotFound as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(3) from exc
+
+
+def _prepare_model_cache_child(log_level: str) -> None:
+    from service.bootstrap import prepare_model_cache
+
+    logging.basicConfig(
+        level=log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    prepare_model_cache(Settings())
 
 
 @db_app.command("upgrade")
@@ -224,9 +254,16 @@ def export(
         bar.update(int(p * 1000) - bar.n)
 
     with sessions() as session:
-        rows = write_export(session, index, s, params, out, progress)
+        written = write_export(session, index, s, params, out, progress)
     bar.close()
-    typer.echo(f"{rows} rows written to {out} in {time.perf_counter() - start:.1f} s")
+    skipped = (
+        f" ({written.skipped_pairs} pairs skipped: profiles deleted meanwhile)"
+        if written.skipped_pairs
+        else ""
+    )
+    typer.echo(
+        f"{written.rows} rows written to {out} in {time.perf_counter() - start:.1f} s{skipped}"
+    )
 
 
 if __name__ == "__main__":

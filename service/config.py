@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     export_retention_hours: float = Field(
         24.0, gt=0, description="Finished export files older than this are deleted."
     )
+    export_max_pending_per_key: int = Field(
+        3,
+        ge=1,
+        description="Exports one key may have queued or running at once; more get 429 until "
+        "one finishes. One export can take minutes of a worker's CPU, so without a cap one "
+        "key could fill the queue ahead of everyone else. Admins are exempt.",
+    )
     export_stale_after_s: float = Field(
         15.0, gt=0, description="A running export whose heartbeat is older is marked failed."
     )

@@ -6,9 +6,12 @@ rolls back, so a request writes everything or nothing.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
@@ -19,8 +22,10 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from service.core.files import FILE_MODE
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -64,6 +69,7 @@ def create_db_engine(url: str) -> Engine:
     # hide_parameters: a database error's text (and so any log line or traceback quoting it)
     # shows the SQL but never the values bound to it: clients' texts, e-mail addresses, keys.
     if url.startswith("sqlite"):
+        _create_private_sqlite_file(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -95,6 +101,19 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
     )
+
+
+def _create_private_sqlite_file(url: str) -> None:
+    """Create a missing SQLite database file 0600 before SQLite does (it would use the umask,
+    usually 0644); SQLite gives its -wal and -shm files the database file's mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir() and not path.exists():
+        # Another process may create it first: fine, it did the same.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyHeader
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -113,10 +114,25 @@ def _abandon(session: Session) -> None:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+# Declared as a security scheme, so the OpenAPI document says how keys travel: /docs can
+# "Authorize" and generated clients send it. auto_error=False: a missing key is anonymous, and
+# each operation decides whether anonymous will do (401/403 come from service.auth).
+API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ApiKey",
+    description="An API key (`mm_…`): a profile owner's (returned once at registration), an "
+    "official's or an admin's.",
+    auto_error=False,
+)
+# For operations anyone may call, where a key only adds (e.g. the contact e-mail): the
+# security requirement is then "this key, or none" (FastAPI appends the empty alternative).
+KEY_OPTIONAL: dict = {"security": [{}]}
+
+
 async def get_principal(
     session: SessionDep,
     state: StateDep,
-    x_api_key: Annotated[str | None, Header(alias="X-API-Key", include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Security(API_KEY)] = None,
 ) -> Principal:
     admin = state.settings.admin_key.get_secret_value() if state.settings.admin_key else None
     known = resolve_without_lookup(x_api_key, admin)

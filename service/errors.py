@@ -70,6 +70,17 @@ class RateLimited(MatchmakerError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class ExportQueueFull(MatchmakerError):
+    """A key already has as many unfinished exports as it may (``export_max_pending_per_key``)."""
+
+    status_code = 429
+    code = "export_queue_full"
+
+    def __init__(self, message: str, limit: int, retry_after: int = 10) -> None:
+        super().__init__(message, limit=limit, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class Unavailable(MatchmakerError):
     status_code = 503
     code = "unavailable"
@@ -93,7 +104,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found"),
         (409, "Conflict (duplicate organisation, export not done)"),
         (413, "Request body too large"),
-        (429, "Rate limited; see Retry-After"),
+        (429, "Rate limited, or too many unfinished exports; see Retry-After"),
         (503, "Database unavailable or index catching up"),
     )
 }

@@ -30,11 +30,18 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, database_url: str, model_cache: Path, workers: int = 1):
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str,
+        model_cache: Path | None,
+        workers: int = 1,
+    ):
+        """``model_cache`` None: the data folder gets no ONNX cache (a first start)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         data_dir.mkdir(parents=True, exist_ok=True)
-        if not (data_dir / "models").exists():
+        if model_cache is not None and not (data_dir / "models").exists():
             (data_dir / "models").symlink_to(model_cache)
         self.env = {
             **os.environ,
@@ -102,8 +109,8 @@ class Server:
 def server_factory(tmp_path, database_url, settings, model_cache):
     servers: list[Server] = []
 
-    def make(workers: int = 1) -> Server:
-        s = Server(tmp_path / "srv", database_url, model_cache, workers)
+    def make(workers: int = 1, fresh: bool = False) -> Server:
+        s = Server(tmp_path / "srv", database_url, None if fresh else model_cache, workers)
         servers.append(s)
         return s
 
@@ -151,6 +158,29 @@ def test_two_workers_see_each_others_writes_within_a_second(server_factory):
             counts.add((ready["worker"], ready["profiles"]["IN"], ready["profiles"]["KR"]))
     assert {(ins, krs) for _, ins, krs in counts} == {(1, 1)}
     assert second["id"]
+
+
+def test_two_workers_start_on_a_fresh_data_folder(server_factory):
+    """No ONNX cache yet: both workers used to export and quantise the model at once, one
+    died (FileNotFoundError on ``model.tmp.onnx``, exit 3) and serve stopped. ``serve``
+    prepares the cache before it starts any worker, in one quiet log line."""
+    srv = server_factory(workers=2, fresh=True)
+    srv.env["MATCHMAKER_LOG_LEVEL"] = "INFO"
+    srv.start()  # every worker answers /readyz
+    answered: dict[int, int] = {}
+    for _ in range(20):
+        with httpx.Client(timeout=30) as c:  # fresh connections: both workers get some
+            worker = c.get(srv.url + "/readyz").json()["worker"]
+            r = c.post(srv.url + "/v1/profiles", json=profile_payload())
+            assert r.status_code == 201, r.text
+            assert c.get(srv.url + "/healthz").status_code == 200
+            answered[worker] = answered.get(worker, 0) + 1
+    assert len(answered) == 2, answered
+    log = srv.log.read_text()
+    assert log.count("preparing the ONNX model") == 1, log
+    # Before any worker started, not by one of them (the workers then only load it).
+    assert log.index("preparing the ONNX model") < log.index("Started server process"), log
+    assert "Quantization parameters" not in log and "TracerWarning" not in log, log
 
 
 def _worker_of(c: httpx.Client, url: str) -> int:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
 from service.auth.service import allow_write, require_staff
@@ -15,20 +15,28 @@ router = APIRouter(prefix="/v1", tags=["exports"], responses=ERROR_RESPONSES)
 
 @router.post("/exports", status_code=202, response_model=ExportStatus)
 def create_export(
-    body: ExportParams, session: SessionDep, state: StateDep, principal: PrincipalDep
+    body: ExportParams,
+    session: SessionDep,
+    state: StateDep,
+    principal: PrincipalDep,
+    response: Response,
 ) -> ExportStatus:
-    """Queue an export of candidate pairings; poll ``GET /v1/exports/{id}``."""
+    """Queue an export of candidate pairings; poll the ``Location`` answered (``GET
+    /v1/exports/{id}``). At most
+    ``MATCHMAKER_EXPORT_MAX_PENDING_PER_KEY`` unfinished exports per key (429 beyond)."""
     allow_write(principal, state.limiter)
-    job = service.create_job(session, body)
+    job = service.create_job(session, body, principal, state.settings.export_max_pending_per_key)
     finish_here(session)  # the runner, woken next, must find the job committed
+    response.headers["Location"] = f"/v1/exports/{job.id}"
     state.exports.wake()
     return service.to_status(job)
 
 
 @router.get("/exports/{export_id}", response_model=ExportStatus)
 def export_status(export_id: str, session: SessionDep, principal: PrincipalDep) -> ExportStatus:
+    """Status and progress; only for the key that created the export, and admins."""
     require_staff(principal)
-    return service.to_status(service.get_job(session, export_id))
+    return service.to_status(service.get_job(session, export_id, principal))
 
 
 @router.get(
@@ -37,8 +45,9 @@ def export_status(export_id: str, session: SessionDep, principal: PrincipalDep) 
     responses={200: {"content": {t: {} for t in CONTENT_TYPES.values()}}},
 )
 def export_file(export_id: str, session: SessionDep, principal: PrincipalDep) -> FileResponse:
+    """The finished file; only for the key that created the export, and admins."""
     require_staff(principal)
-    job = service.get_job(session, export_id)
+    job = service.get_job(session, export_id, principal)
     path = service.finished_file(job)
     return FileResponse(
         path, media_type=CONTENT_TYPES[job.format], filename=f"pairings-{job.id}.{job.format}"

@@ -47,5 +47,10 @@ class ExportStatus(BaseModel):
     status: Literal["queued", "running", "done", "failed"]
     progress: float
     rows: int | None
+    skipped_pairs: int | None = Field(
+        None,
+        description="Candidate pairs left out because one of their profiles was deleted while "
+        "the export ran (set when done).",
+    )
     error: str | None
     format: str

@@ -14,14 +14,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.auth.service import Principal
 from service.config import Settings
 from service.core.text import quote
 from service.core.threads import BackgroundLoop
 from service.db import transaction, utcnow
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, ExportQueueFull, NotFound
 from service.exports.models import ExportJob
 from service.exports.schemas import ExportParams, ExportStatus
 from service.exports.writer import write_export
@@ -29,6 +30,12 @@ from service.indexing.service import MatchIndex
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the worker running this export stopped; request a new export"
+# What a client sees of any other failure: the exception's text can hold file paths, SQL and
+# library internals, which are for the operator (logged with the job id), not for officials.
+FAILED = (
+    "the export failed because of an internal error; request a new export, and if it fails "
+    "again give the operator the export id"
+)
 
 
 # Every export id this service issues; anything else is an unknown id (404), found without
@@ -36,24 +43,52 @@ INTERRUPTED = "interrupted: the worker running this export stopped; request a ne
 JOB_ID = re.compile(r"ex_[0-9a-f]{16}")
 
 
-def create_job(session: Session, params: ExportParams) -> ExportJob:
+def create_job(
+    session: Session, params: ExportParams, owner: Principal, max_pending: int
+) -> ExportJob:
+    """Queue an export for ``owner``, who may have at most ``max_pending`` unfinished ones
+    (admins: no cap). Two requests of one key at the very same moment can both pass the count;
+    the cap is there against a key filling the queue, which one extra job does not."""
+    if owner.role != "admin":
+        pending = session.scalar(
+            select(func.count())
+            .select_from(ExportJob)
+            .where(ExportJob.owner_key_id == owner.key_id)
+            .where(ExportJob.status.in_(("queued", "running")))
+        )
+        if pending >= max_pending:
+            raise ExportQueueFull(
+                f"this key already has {pending} exports queued or running, the most it may "
+                "have; wait until one is done or failed, then ask again",
+                limit=max_pending,
+            )
     job = ExportJob(
         id="ex_" + secrets.token_hex(8),
         status="queued",
         format=params.format,
         params=params.model_dump(),
         progress=0.0,
+        owner_key_id=owner.key_id,
     )
     session.add(job)
     session.flush()
     return job
 
 
-def get_job(session: Session, job_id: str) -> ExportJob:
+def get_job(session: Session, job_id: str, reader: Principal | None = None) -> ExportJob:
+    """The job ``job_id``; with ``reader``, only if that principal may see it: the key that
+    created it, or an admin. Anyone else gets the same 404 as for a missing job, so ids of
+    other officials' exports cannot be probed."""
     job = session.get(ExportJob, job_id) if JOB_ID.fullmatch(job_id) else None
-    if job is None:
+    if job is None or (reader is not None and not _may_read(job, reader)):
         raise NotFound(f"no export with id {quote(job_id)}")
     return job
+
+
+def _may_read(job: ExportJob, reader: Principal) -> bool:
+    if reader.role == "admin":
+        return True
+    return job.owner_key_id is not None and job.owner_key_id == reader.key_id
 
 
 def to_status(job: ExportJob) -> ExportStatus:
@@ -62,6 +97,7 @@ def to_status(job: ExportJob) -> ExportStatus:
         status=job.status,
         progress=round(job.progress, 4),
         rows=job.rows,
+        skipped_pairs=job.skipped_pairs,
         error=job.error,
         format=job.format,
     )
@@ -170,20 +206,16 @@ class ExportRunner(BackgroundLoop):
         try:
             with self.sessions() as session:
                 self.index.catch_up(session)
-                rows = write_export(session, self.index, self.settings, params, out, progress)
+                written = write_export(session, self.index, self.settings, params, out, progress)
             self._set(
                 job_id,
                 status="done",
                 progress=1.0,
-                rows=rows,
+                rows=written.rows,
+                skipped_pairs=written.skipped_pairs,
                 file_path=str(out),
                 finished_at=utcnow(),
             )
-        except Exception as exc:  # noqa: BLE001 - reported on the job
-            log.warning("export %s failed", job_id, exc_info=True)
-            self._set(
-                job_id,
-                status="failed",
-                error=f"{exc.__class__.__name__}: {exc}"[:2000],
-                finished_at=utcnow(),
-            )
+        except Exception:  # noqa: BLE001 - reported on the job
+            log.exception("export %s failed", job_id)
+            self._set(job_id, status="failed", error=FAILED, finished_at=utcnow())

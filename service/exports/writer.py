@@ -7,13 +7,13 @@ under a temporary name and renamed when complete, so no reader ever sees a parti
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.core.csvsafe import SafeCsvWriter
+from service.core.files import private_dir, private_file
 from service.exports.schemas import COLUMNS, ExportParams
 from service.indexing.search import Filters
 from service.indexing.service import MatchIndex
@@ -103,11 +105,22 @@ def candidate_pairs(
     return {k: v[order] for k, v in out.items()}
 
 
+@dataclass
+class Written:
+    """What an export wrote: ``rows``, and ``skipped_pairs``, the candidate pairs left out
+    because one of their profiles was deleted while the export ran."""
+
+    rows: int = 0
+    skipped_pairs: int = 0
+
+
 class ProfileColumns:
-    """Public fields of the exported profiles, addressed by id."""
+    """Public fields of the exported profiles, addressed by id; ``found[id]`` is False for a
+    profile no longer in the database (deleted since the pairs were ranked)."""
 
     def __init__(self, session: Session, ids: np.ndarray) -> None:
         size = int(ids.max()) + 1 if len(ids) else 1
+        self.found = np.zeros(size, dtype=bool)
         self.public_id = np.empty(size, dtype=object)
         self.name = np.empty(size, dtype=object)
         self.city = np.empty(size, dtype=object)
@@ -122,6 +135,7 @@ class ProfileColumns:
             for pid, pub, name, city, sectors in rows:
                 self.public_id[pid], self.name[pid], self.city[pid] = pub, name, city
                 self.sectors[pid] = tuple(sectors)
+                self.found[pid] = True
 
 
 class SentenceStore(SentenceTable):
@@ -137,6 +151,11 @@ class SentenceStore(SentenceTable):
                 self.add(pid, field, data)
         self.seal()
 
+    def loaded(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` had sentences stored when this table was read (False: the profile
+        was deleted before)."""
+        return (self.count["capabilities"][ids] > 0) | (self.count["needs"][ids] > 0)
+
 
 @cache
 def shared_sectors(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
@@ -150,13 +169,20 @@ def iter_rows(
     pairs: dict[str, np.ndarray],
     progress: Progress,
     competitor_threshold: float,
+    written: Written | None = None,
     chunk: int = 10_000,
 ) -> Iterator[dict[str, list]]:
     """Export columns in chunks of rows, explanations quoted exactly as ``/matches`` does.
 
     Rows are ordered by Indian profile, so each chunk loads the sentences of its own Indian
     profiles; the Korean capability sentences, needed throughout, are loaded once.
+
+    The pairs were ranked from the in-memory index, and profiles are read from the database
+    afterwards, chunk by chunk: a profile deleted in between is simply gone. Its pairs are left
+    out and counted in ``written.skipped_pairs`` (a deletion should not fail a long export,
+    and rows are never written with half their data missing).
     """
+    written = written if written is not None else Written()
     n = len(pairs.get("in", []))
     if n == 0:
         return
@@ -166,9 +192,16 @@ def iter_rows(
     log.info("export: %d rows; Korean sentences loaded", n)
     with ThreadPoolExecutor(2, thread_name_prefix="export-evidence") as pool:
         for start in range(0, n, chunk):
-            sl = slice(start, start + chunk)
+            sl = np.arange(start, min(n, start + chunk))
             a, b = pairs["in"][sl], pairs["kr"][sl]
             in_store = SentenceStore(session, np.unique(a), TEXT_FIELDS)
+            whole = profiles.found[a] & profiles.found[b] & in_store.loaded(a) & kr_store.loaded(b)
+            if not whole.all():
+                written.skipped_pairs += int((~whole).sum())
+                sl, a, b = sl[whole], a[whole], b[whole]
+                if not len(sl):
+                    progress(0.5 + 0.5 * min(n, start + chunk) / n)
+                    continue
             # numpy releases the GIL in the gathers and products: both directions share the cores
             forward, back = (
                 f.result()
@@ -225,7 +258,8 @@ class _Writer:
             path, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline=""
         )
         if fmt == "csv":
-            self.csv = csv.writer(self.fh)
+            # Cells that start like a formula are neutralised (service.core.csvsafe).
+            self.csv = SafeCsvWriter(self.fh)
             self.csv.writerow(COLUMNS)
 
     def write(self, cols: dict[str, list]) -> None:
@@ -262,33 +296,39 @@ def write_export(
     params: ExportParams,
     out: Path,
     progress: Progress = lambda _: None,
-) -> int:
-    """Write the export to ``out`` atomically; returns the number of rows."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
+) -> Written:
+    """Write the export to ``out`` atomically; returns the rows written and pairs skipped."""
+    private_dir(out.parent)
+    # Created 0600 before anything is written to it; the rename keeps the mode.
+    tmp = private_file(out.with_name(f".{out.name}.partial"))
     t0 = time.perf_counter()
     pairs = candidate_pairs(index, params, settings, progress)
     log.info("export: candidate pairs in %.1f s", time.perf_counter() - t0)
     writer = _Writer(params.format, tmp)
-    rows = 0
+    written = Written()
     try:
         # Encoding and compressing a chunk (pyarrow, the GIL released) overlaps building the next.
         with ThreadPoolExecutor(1, thread_name_prefix="export-write") as io:
             pending = None
             for cols in iter_rows(
-                session, index, pairs, progress, settings.ranker.competitor_threshold
+                session, index, pairs, progress, settings.ranker.competitor_threshold, written
             ):
                 if pending is not None:
                     pending.result()
                 pending = io.submit(writer.write, cols)
-                rows += len(cols["in_id"])
+                written.rows += len(cols["in_id"])
             if pending is not None:
                 pending.result()
-        if rows == 0 and params.format == "parquet":
+        if written.rows == 0 and params.format == "parquet":
             writer.write({c: [] for c in COLUMNS})
         writer.close()
         os.replace(tmp, out)
-        log.info("export: %d rows written in %.1f s", rows, time.perf_counter() - t0)
+        log.info(
+            "export: %d rows written in %.1f s (%d pairs skipped: profiles deleted meanwhile)",
+            written.rows,
+            time.perf_counter() - t0,
+            written.skipped_pairs,
+        )
     except BaseException:
         try:
             writer.close()
@@ -296,4 +336,4 @@ def write_export(
             tmp.unlink(missing_ok=True)
         raise
     progress(1.0)
-    return rows
+    return written

@@ -6,7 +6,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from service.auth.service import Principal, allow_write
 from service.core import text
-from service.deps import EncoderDep, PrincipalDep, SessionDep, StateDep, finish_here
+from service.deps import (
+    KEY_OPTIONAL,
+    EncoderDep,
+    PrincipalDep,
+    SessionDep,
+    StateDep,
+    finish_here,
+)
 from service.errors import ERROR_RESPONSES, MatchmakerError
 from service.profiles import service
 from service.profiles.schemas import (
@@ -32,7 +39,9 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/profiles", status_code=201, response_model=ProfileCreated)
+@router.post(
+    "/profiles", status_code=201, response_model=ProfileCreated, openapi_extra=KEY_OPTIONAL
+)
 def create_profile(
     body: ProfileCreate,
     request: Request,
@@ -73,7 +82,7 @@ def bulk_create(
     return BulkResponse(created=created, failed=len(results) - created, results=results)
 
 
-@router.get("/profiles", response_model=ProfileList)
+@router.get("/profiles", response_model=ProfileList, openapi_extra=KEY_OPTIONAL)
 def list_profiles(
     session: SessionDep,
     state: StateDep,
@@ -102,7 +111,7 @@ def list_profiles(
     return out
 
 
-@router.get("/profiles/{profile_id}", response_model=ProfileOut)
+@router.get("/profiles/{profile_id}", response_model=ProfileOut, openapi_extra=KEY_OPTIONAL)
 def get_profile(
     profile_id: str, session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> ProfileOut:

@@ -44,7 +44,6 @@ entry changes the output for a given seed.
 
 from __future__ import annotations
 
-import csv
 import gc
 import os
 import random
@@ -53,6 +52,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from service.core.csvsafe import SafeCsvWriter
 from service.profiles.service import name_key
 from service.sectors import SECTOR_CODES as SECTORS
 from service.vocab import COUNTRIES, ORG_TYPES, PARTNERSHIP_TYPES
@@ -386,7 +386,7 @@ def generate(n: int, random_seed: int = 0, planted_fraction: float = 0.02) -> Sy
 def write_planted_pairs(s: SyntheticSet, path: str | os.PathLike[str]) -> None:
     """Write planted pairs as CSV: in_name,kr_name,in_index,kr_index (UTF-8)."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = SafeCsvWriter(fh)
         writer.writerow(("in_name", "kr_name", "in_index", "kr_index"))
         for in_index, kr_index in s.planted_pairs:
             in_name = s.profiles[in_index]["name"]

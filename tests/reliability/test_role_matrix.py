@@ -6,27 +6,28 @@ import pytest
 
 from tests.conftest import create_profile, profile_payload
 
-ROLES = ("anonymous", "owner_a", "owner_b", "official", "admin")
+ROLES = ("anonymous", "owner_a", "owner_b", "official", "official_b", "admin")
 
 # (method, path) -> expected status for each role, in ROLES order. {a} is profile A (owned by
-# owner_a), {x} a finished export.
+# owner_a), {x} a finished export made by `official`: another official (official_b) gets the
+# same 404 as for a missing export.
 MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
-    ("GET", "/healthz"): (200, 200, 200, 200, 200),
-    ("GET", "/readyz"): (200, 200, 200, 200, 200),
-    ("GET", "/metrics"): (200, 200, 200, 200, 200),
-    ("GET", "/v1/sectors"): (200, 200, 200, 200, 200),
-    ("POST", "/v1/profiles"): (201, 201, 201, 201, 201),
-    ("POST", "/v1/profiles/bulk"): (401, 403, 403, 200, 200),
-    ("GET", "/v1/profiles"): (200, 200, 200, 200, 200),
-    ("GET", "/v1/profiles/{profile_id}"): (200, 200, 200, 200, 200),
-    ("PATCH", "/v1/profiles/{profile_id}"): (401, 200, 403, 403, 200),
-    ("DELETE", "/v1/profiles/{profile_id}"): (401, 204, 403, 403, 204),
-    ("GET", "/v1/profiles/{profile_id}/matches"): (401, 200, 403, 200, 200),
-    ("POST", "/v1/matches/search"): (401, 403, 403, 200, 200),
-    ("GET", "/v1/pairings"): (401, 403, 403, 200, 200),
-    ("POST", "/v1/exports"): (401, 403, 403, 202, 202),
-    ("GET", "/v1/exports/{export_id}"): (401, 403, 403, 200, 200),
-    ("GET", "/v1/exports/{export_id}/file"): (401, 403, 403, 200, 200),
+    ("GET", "/healthz"): (200, 200, 200, 200, 200, 200),
+    ("GET", "/readyz"): (200, 200, 200, 200, 200, 200),
+    ("GET", "/metrics"): (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/sectors"): (200, 200, 200, 200, 200, 200),
+    ("POST", "/v1/profiles"): (201, 201, 201, 201, 201, 201),
+    ("POST", "/v1/profiles/bulk"): (401, 403, 403, 200, 200, 200),
+    ("GET", "/v1/profiles"): (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/profiles/{profile_id}"): (200, 200, 200, 200, 200, 200),
+    ("PATCH", "/v1/profiles/{profile_id}"): (401, 200, 403, 403, 403, 200),
+    ("DELETE", "/v1/profiles/{profile_id}"): (401, 204, 403, 403, 403, 204),
+    ("GET", "/v1/profiles/{profile_id}/matches"): (401, 200, 403, 200, 200, 200),
+    ("POST", "/v1/matches/search"): (401, 403, 403, 200, 200, 200),
+    ("GET", "/v1/pairings"): (401, 403, 403, 200, 200, 200),
+    ("POST", "/v1/exports"): (401, 403, 403, 202, 202, 202),
+    ("GET", "/v1/exports/{export_id}"): (401, 403, 403, 200, 404, 200),
+    ("GET", "/v1/exports/{export_id}/file"): (401, 403, 403, 200, 404, 200),
 }
 
 
@@ -43,17 +44,23 @@ def test_matrix_covers_every_endpoint(client):
 def test_role_matrix(client, official, admin, method, path):
     import time
 
+    from service.auth.service import create_key
+    from service.db import transaction
+
     a, owner_a = create_profile(client)
     create_profile(client, country="KR")
     _, owner_b = create_profile(client)
+    with transaction(client.app.state.matchmaker.sessions) as session:
+        official_b = {"X-API-Key": create_key(session, "official", "another official")}
     headers = {
         "anonymous": {},
         "owner_a": owner_a,
         "owner_b": owner_b,
         "official": official,
+        "official_b": official_b,
         "admin": admin,
     }
-    job = client.post("/v1/exports", json={"format": "jsonl"}, headers=admin).json()["id"]
+    job = client.post("/v1/exports", json={"format": "jsonl"}, headers=official).json()["id"]
     for _ in range(200):
         if client.get(f"/v1/exports/{job}", headers=admin).json()["status"] == "done":
             break

@@ -1,6 +1,6 @@
 """duplicate keys of names by their Unicode fold
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-05 14:00:00
 
@@ -28,7 +28,7 @@ from alembic import op
 
 from service.core.text import name_key
 
-revision: str = "0004"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
