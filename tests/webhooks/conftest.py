@@ -69,9 +69,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
                 status = receiver.status
+                # Recorded on arrival: a request whose sender dies while this one is held
+                # (``delay``) was still received, as a real receiver would have processed it.
                 with receiver._lock:
                     receiver.requests.append(
                         Received(
@@ -82,6 +82,8 @@ class Receiver:
                             time.monotonic(),
                         )
                     )
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
