@@ -129,9 +129,15 @@ class WebhookDeliverer(BackgroundLoop):
         lease = now + timedelta(seconds=self.config.lease_s)
         ev = WebhookEvent
         free = or_(ev.locked_until.is_(None), ev.locked_until < now)
+        due_now = (ev.state == "pending", ev.next_attempt_at <= now, free)
+        # A read first: most polls find nothing, and an UPDATE, even one that matches no row,
+        # takes SQLite's single write lock from the requests of every worker.
+        with self.sessions() as session:
+            if session.scalar(select(ev.id).where(*due_now).limit(1)) is None:
+                return []
         due = (
             select(ev.id)
-            .where(ev.state == "pending", ev.next_attempt_at <= now, free)
+            .where(*due_now)
             .order_by(ev.next_attempt_at)
             .limit(limit)
             # PostgreSQL: a second deliverer passes over rows being claimed instead of queueing
@@ -197,6 +203,18 @@ class WebhookDeliverer(BackgroundLoop):
             wait = backoff(self.config, attempts)
             values = {"next_attempt_at": now + timedelta(seconds=wait)}
         with transaction(self.sessions) as session:
+            kept = session.execute(
+                update(WebhookEvent)
+                .where(WebhookEvent.id == item.id, WebhookEvent.locked_until == item.lease)
+                .values(attempts=attempts, locked_until=None, **values)
+            ).rowcount
+            if not kept:
+                # Our lease ran out mid-delivery (a receiver slower than lease_s allows, or
+                # the event was replayed): another claim decides the event's state now. Or the
+                # profile, and its events with it, was deleted meanwhile.
+                log.warning("webhook event %s: lease lost before recording", item.public_id)
+                if session.get(WebhookEvent, item.id) is None:
+                    return
             session.add(
                 WebhookAttempt(
                     event_id=item.id,
@@ -206,12 +224,3 @@ class WebhookDeliverer(BackgroundLoop):
                     duration_ms=outcome.duration_ms,
                 )
             )
-            kept = session.execute(
-                update(WebhookEvent)
-                .where(WebhookEvent.id == item.id, WebhookEvent.locked_until == item.lease)
-                .values(attempts=attempts, locked_until=None, **values)
-            ).rowcount
-            if not kept:
-                # Our lease ran out mid-delivery (a receiver slower than lease_s allows, or
-                # the event was replayed); another claim decides the event's state now.
-                log.warning("webhook event %s: lease lost before recording", item.public_id)

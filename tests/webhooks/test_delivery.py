@@ -13,7 +13,7 @@ from service.db import create_db_engine, create_session_factory, transaction
 from service.profiles import service as profiles
 from service.webhooks import outbox
 from service.webhooks.deliverer import WebhookDeliverer
-from service.webhooks.models import WebhookEvent
+from service.webhooks.models import WebhookAttempt, WebhookEvent
 from service.webhooks.signing import verify
 from tests.conftest import create_profile
 from tests.webhooks.conftest import FAST, emit, wait_for
@@ -274,6 +274,24 @@ def test_a_claim_takes_at_most_its_batch_and_leased_events_stay_with_their_claim
         first.stop()
         second.stop()
     assert len(receiver.to(claimed.public_id)) == 2  # at least once: receivers dedup by id
+
+
+def test_a_profile_deleted_while_its_event_is_in_flight(client, receiver, settings):
+    a, owner = create_profile(client)
+    register(client, receiver, owner, a["id"])
+    state = client.app.state.matchmaker
+    state.webhooks.stop()
+    emit(state.sessions, a["id"])
+    deliverer = WebhookDeliverer(state.sessions, settings)
+    try:
+        [claimed] = deliverer.claim(4)
+        assert client.delete(f"/v1/profiles/{a['id']}", headers=owner).status_code == 204
+        assert deliverer.deliver(claimed).ok  # posted; nothing left to record it on
+        assert deliverer.claim(4) == []
+    finally:
+        deliverer.stop()
+    with state.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookAttempt)) == 0
 
 
 def test_settings_require_a_lease_longer_than_the_timeout():
