@@ -39,6 +39,9 @@ from service.indexing import lexical
 from service.indexing.syncer import IndexSyncer
 from service.matching.endpoints import router as matching_router
 from service.profiles.endpoints import router as profiles_router
+from service.webhooks import outbox
+from service.webhooks.deliverer import WebhookDeliverer
+from service.webhooks.endpoints import router as webhooks_router
 
 log = logging.getLogger("service")
 BULK_BODY_LIMIT = 16 * 1024 * 1024
@@ -73,6 +76,9 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             index, sessions, settings.sync_interval_s, settings.index_save_interval_s
         )
         exports = ExportRunner(sessions, index, settings)
+        webhooks = WebhookDeliverer(sessions, settings)
+        # An event leaves right after the commit that emitted it, not at the next poll.
+        outbox.after_commit(sessions, webhooks.wake)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -84,13 +90,16 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             match_slots=anyio.CapacityLimiter(settings.match_concurrency),
             syncer=syncer,
             exports=exports,
+            webhooks=webhooks,
         )
         syncer.start()
         exports.start()
+        webhooks.start()
         app.state.matchmaker = state
         try:
             yield
         finally:
+            state.webhooks.stop()
             state.exports.stop()
             state.syncer.stop()
             try:
@@ -112,6 +121,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(profiles_router)
     app.include_router(matching_router)
     app.include_router(exports_router)
+    app.include_router(webhooks_router)
     _add_health(app, metrics)
     _add_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -119,7 +129,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["X-API-Key", "Content-Type"],
         )
     app.add_middleware(

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,65 @@ class RankerSettings(BaseSettings):
         description="Capability cosine above which an explanation calls two firms possible "
         "competitors.",
     )
+
+
+class WebhookSettings(BaseSettings):
+    """How events reach the profiles' webhooks; see ``service.webhooks.deliverer``."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHMAKER_WEBHOOK_", extra="ignore")
+
+    timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds to wait for a receiver to connect, read and answer one delivery; "
+        "longer counts as a failed attempt (error 'timeout').",
+    )
+    max_attempts: int = Field(
+        8,
+        ge=1,
+        description="Attempts per event before it is marked failed (the owner can replay it).",
+    )
+    backoff_base_s: float = Field(
+        2.0,
+        gt=0,
+        description="Wait after the first failed attempt; it doubles after each further "
+        "failure, up to backoff_max_s, each wait shortened by up to a quarter at random so "
+        "events that failed together do not all retry at once.",
+    )
+    backoff_max_s: float = Field(
+        3600.0, gt=0, description="Longest wait between two attempts at one event."
+    )
+    poll_interval_s: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds between each worker's looks for due events. A commit that emits "
+        "events wakes its own worker's deliverer at once; this bounds the delay for events "
+        "emitted by other workers or processes, and for retries.",
+    )
+    lease_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long a deliverer's claim on an event lasts. Must exceed timeout_s: a "
+        "deliverer killed mid-delivery leaves its claim, and the event is delivered again "
+        "(at least once) when the claim expires.",
+    )
+    concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Events each worker's deliverer claims and posts at once (one thread each).",
+    )
+    allow_localhost: bool = Field(
+        True,
+        description="Accept webhook URLs on 127.0.0.1 or localhost, over http or https (tests, "
+        "local development). When false, only https URLs to other hosts are accepted.",
+    )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> WebhookSettings:
+        if self.lease_s <= self.timeout_s:
+            raise ValueError("webhook lease_s must exceed timeout_s")
+        return self
 
 
 class Settings(BaseSettings):
@@ -149,6 +208,7 @@ class Settings(BaseSettings):
     export_stale_after_s: float = Field(
         15.0, gt=0, description="A running export whose heartbeat is older is marked failed."
     )
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     log_level: str = Field("INFO", description="Python logging level.")
 
     @cached_property

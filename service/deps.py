@@ -24,6 +24,7 @@ from service.errors import InvalidInput
 from service.exports.service import ExportRunner
 from service.indexing.service import MatchIndex
 from service.indexing.syncer import IndexSyncer
+from service.webhooks.deliverer import WebhookDeliverer
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class AppState:
     match_slots: anyio.CapacityLimiter  # first come, first served: see match_concurrency
     syncer: IndexSyncer
     exports: ExportRunner
+    webhooks: WebhookDeliverer
 
 
 async def get_state(request: Request) -> AppState:

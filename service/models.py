@@ -5,5 +5,16 @@ from service.db import Base
 from service.exports.models import ExportJob
 from service.profiles.changes import ProfileChange
 from service.profiles.models import Profile, ProfileEmbedding
+from service.webhooks.models import Webhook, WebhookAttempt, WebhookEvent
 
-__all__ = ["ApiKey", "Base", "ExportJob", "Profile", "ProfileChange", "ProfileEmbedding"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "ExportJob",
+    "Profile",
+    "ProfileChange",
+    "ProfileEmbedding",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookEvent",
+]

@@ -43,6 +43,9 @@ def test_upgrade_downgrade_upgrade_and_no_autogenerate_diff(tmp_path):
             "profile_changes",
             "api_keys",
             "export_jobs",
+            "webhooks",
+            "webhook_events",
+            "webhook_attempts",
         } <= tables
         downgrade(url, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}

@@ -8,9 +8,10 @@ from tests.conftest import create_profile, profile_payload
 
 ROLES = ("anonymous", "owner_a", "owner_b", "official", "official_b", "admin")
 
-# (method, path) -> expected status for each role, in ROLES order. {a} is profile A (owned by
-# owner_a), {x} a finished export made by `official`: another official (official_b) gets the
-# same 404 as for a missing export.
+# (method, path) -> expected status for each role, in ROLES order. {profile_id} is profile A
+# (owned by owner_a, with a webhook and one failed event, {event_id}), {export_id} a finished
+# export made by `official`: another official (official_b) gets the same 404 as for a missing
+# export.
 MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/healthz"): (200, 200, 200, 200, 200, 200),
     ("GET", "/readyz"): (200, 200, 200, 200, 200, 200),
@@ -28,7 +29,42 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/exports"): (401, 403, 403, 202, 202, 202),
     ("GET", "/v1/exports/{export_id}"): (401, 403, 403, 200, 404, 200),
     ("GET", "/v1/exports/{export_id}/file"): (401, 403, 403, 200, 404, 200),
+    # The first PUT by an allowed role creates (201), the next replaces (200).
+    ("PUT", "/v1/profiles/{profile_id}/webhook"): (401, 200, 403, 403, 403, 200),
+    ("GET", "/v1/profiles/{profile_id}/webhook"): (401, 200, 403, 403, 403, 200),
+    ("DELETE", "/v1/profiles/{profile_id}/webhook"): (401, 204, 403, 403, 403, 204),
+    ("GET", "/v1/profiles/{profile_id}/webhook/deliveries"): (401, 200, 403, 403, 403, 200),
+    ("POST", "/v1/profiles/{profile_id}/webhook/deliveries/{event_id}/replay"): (
+        401,
+        202,
+        403,
+        403,
+        403,
+        202,
+    ),
 }
+
+
+def profile_with_webhook(client, admin) -> tuple[dict, dict[str, str], str]:
+    """Profile A with a webhook (to a closed port) and one failed event to replay."""
+    from sqlalchemy import update
+
+    from service.db import transaction
+    from service.profiles import service as profiles
+    from service.webhooks import outbox
+    from service.webhooks.models import WebhookEvent
+
+    a, owner = create_profile(client)
+    url = f"/v1/profiles/{a['id']}/webhook"
+    assert client.put(url, json={"url": "http://127.0.0.1:9/"}, headers=admin).status_code == 201
+    with transaction(client.app.state.matchmaker.sessions) as session:
+        event_id = outbox.emit(
+            session, profiles.get(session, a["id"]).id, "interest.received", {"x": 1}
+        )
+        session.execute(
+            update(WebhookEvent).where(WebhookEvent.public_id == event_id).values(state="failed")
+        )
+    return a, owner, event_id
 
 
 def api_routes(app) -> set[tuple[str, str]]:
@@ -47,7 +83,7 @@ def test_role_matrix(client, official, admin, method, path):
     from service.auth.service import create_key
     from service.db import transaction
 
-    a, owner_a = create_profile(client)
+    a, owner_a, event_id = profile_with_webhook(client, admin)
     create_profile(client, country="KR")
     _, owner_b = create_profile(client)
     with transaction(client.app.state.matchmaker.sessions) as session:
@@ -66,7 +102,11 @@ def test_role_matrix(client, official, admin, method, path):
             break
         time.sleep(0.05)
     for role, expected in zip(ROLES, MATRIX[(method, path)], strict=True):
-        url = path.replace("{profile_id}", a["id"]).replace("{export_id}", job)
+        url = (
+            path.replace("{profile_id}", a["id"])
+            .replace("{export_id}", job)
+            .replace("{event_id}", event_id)
+        )
         body = None
         if (method, path) == ("POST", "/v1/profiles"):
             body = profile_payload()
@@ -78,8 +118,10 @@ def test_role_matrix(client, official, admin, method, path):
             body = {"city": "Pune"}
         elif (method, path) == ("POST", "/v1/exports"):
             body = {"format": "csv"}
+        elif method == "PUT":
+            body = {"url": "https://hooks.example.com/matchmaker"}
         r = client.request(method, url, json=body, headers=headers[role])
         assert r.status_code == expected, (role, method, path, r.text)
         if r.status_code == 204:  # deleted: recreate for the next role
-            a, owner_a = create_profile(client)
+            a, owner_a, event_id = profile_with_webhook(client, admin)
             headers["owner_a"] = owner_a
