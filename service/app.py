@@ -37,6 +37,8 @@ from service.exports.service import ExportRunner
 from service.files import private_dir
 from service.indexing import lexical
 from service.indexing.syncer import IndexSyncer
+from service.introductions.endpoints import router as introductions_router
+from service.introductions.sweeper import ExpirySweeper
 from service.matching.endpoints import router as matching_router
 from service.profiles.endpoints import router as profiles_router
 from service.webhooks import outbox
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         webhooks = WebhookDeliverer(sessions, settings)
         # An event leaves right after the commit that emitted it, not at the next poll.
         outbox.after_commit(sessions, webhooks.wake)
+        sweeper = ExpirySweeper(sessions, settings.introductions)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -91,14 +94,17 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             syncer=syncer,
             exports=exports,
             webhooks=webhooks,
+            sweeper=sweeper,
         )
         syncer.start()
         exports.start()
         webhooks.start()
+        sweeper.start()
         app.state.matchmaker = state
         try:
             yield
         finally:
+            state.sweeper.stop()
             state.webhooks.stop()
             state.exports.stop()
             state.syncer.stop()
@@ -122,6 +128,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(matching_router)
     app.include_router(exports_router)
     app.include_router(webhooks_router)
+    app.include_router(introductions_router)
     _add_health(app, metrics)
     _add_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

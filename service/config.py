@@ -94,6 +94,28 @@ class WebhookSettings(BaseSettings):
         return self
 
 
+class IntroductionSettings(BaseSettings):
+    """The workflow after a match; see ``service.introductions``."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHMAKER_INTRO_", extra="ignore")
+
+    interest_ttl_days: float = Field(
+        21, gt=0, description="Days a pending interest waits for an answer before it expires."
+    )
+    max_open_interests: int = Field(
+        20, ge=1, description="Pending interests one profile may have sent at a time."
+    )
+    decline_cooldown_days: float = Field(
+        90,
+        ge=0,
+        description="Days after a decline during which the sender may not send that firm another "
+        "interest, and match lists leave the pair out unless include_declined=true.",
+    )
+    sweep_interval_s: float = Field(
+        30, gt=0, description="Seconds between sweeps that mark overdue interests expired."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHMAKER_", extra="ignore")
 
@@ -178,6 +200,7 @@ class Settings(BaseSettings):
         100, ge=10, description="Candidates fetched from the index before exact re-ranking."
     )
     ranker: RankerSettings = Field(default_factory=RankerSettings)
+    introductions: IntroductionSettings = Field(default_factory=IntroductionSettings)
 
     max_body_bytes: int = Field(64 * 1024, description="Larger request bodies get 413.")
     rate_limit_enabled: bool = Field(True, description="Rate-limit registrations and writes.")

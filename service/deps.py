@@ -24,6 +24,7 @@ from service.errors import InvalidInput
 from service.exports.service import ExportRunner
 from service.indexing.service import MatchIndex
 from service.indexing.syncer import IndexSyncer
+from service.introductions.sweeper import ExpirySweeper
 from service.webhooks.deliverer import WebhookDeliverer
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class AppState:
     syncer: IndexSyncer
     exports: ExportRunner
     webhooks: WebhookDeliverer
+    sweeper: ExpirySweeper
 
 
 async def get_state(request: Request) -> AppState:

@@ -81,6 +81,13 @@ class ExportQueueFull(MatchmakerError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class LimitReached(MatchmakerError):
+    """A quota that time alone does not lift (e.g. open interests): 429 without Retry-After."""
+
+    status_code = 429
+    code = "limit_reached"
+
+
 class Unavailable(MatchmakerError):
     status_code = 503
     code = "unavailable"

@@ -3,6 +3,7 @@
 from service.auth.models import ApiKey
 from service.db import Base
 from service.exports.models import ExportJob
+from service.introductions.models import ContactReveal, Interest, Introduction, Outcome
 from service.profiles.changes import ProfileChange
 from service.profiles.models import Profile, ProfileEmbedding
 from service.webhooks.models import Webhook, WebhookAttempt, WebhookEvent
@@ -10,7 +11,11 @@ from service.webhooks.models import Webhook, WebhookAttempt, WebhookEvent
 __all__ = [
     "ApiKey",
     "Base",
+    "ContactReveal",
     "ExportJob",
+    "Interest",
+    "Introduction",
+    "Outcome",
     "Profile",
     "ProfileChange",
     "ProfileEmbedding",

@@ -49,6 +49,8 @@ ONE_LINE_PATTERN = f"^[^{_UNSAFE}]*[^\\s{_UNSAFE}][^{_UNSAFE}]*$"
 NAME_PATTERN = f"^[^{_UNSAFE}]*[\\p{{L}}\\p{{N}}][^{_UNSAFE}]*$"
 # Long texts: at least one visible character.
 TEXT_PATTERN = f"^[^{_TEXT_UNSAFE}]*[^\\s{_TEXT_UNSAFE}][^{_TEXT_UNSAFE}]*$"
+# Messages and notes: may be empty; otherwise as long texts.
+MESSAGE_PATTERN = f"^[^{_TEXT_UNSAFE}]*$"
 # Free-text query parameters: no controls or format characters at all (NUL cannot even be
 # sent to PostgreSQL).
 QUERY_PATTERN = f"^[^{_UNSAFE}]*$"

@@ -15,6 +15,8 @@ from service.deps import (
     finish_here,
 )
 from service.errors import ERROR_RESPONSES
+from service.introductions import queries as introductions
+from service.introductions.queries import PairStates
 from service.matching import service
 from service.matching.schemas import (
     MatchList,
@@ -31,13 +33,16 @@ router = APIRouter(prefix="/v1", tags=["matching"], responses=ERROR_RESPONSES)
 MinScore = Annotated[float, Query(ge=0, le=1)]
 
 
-def _out(m: service.Match) -> MatchOut:
+def _out(m: service.Match, pairs: PairStates | None = None) -> MatchOut:
+    partner = m.profile.id
     return MatchOut(
         profile=ProfileSummary.of(m.profile),
         score=m.score,
         components=m.components,
         explanation=m.explanation,
         evidence=m.evidence,
+        pair_state=pairs.states.get(partner, "none") if pairs else "none",
+        introduction_id=pairs.introductions.get(partner) if pairs else None,
     )
 
 
@@ -52,8 +57,12 @@ async def profile_matches(
     org_type: OrgType | None = None,
     partnership_type: PartnershipType | None = None,
     min_score: MinScore = 0.0,
+    include_declined: Annotated[
+        bool, Query(description="Also list partners declined (either way) within the cooldown.")
+    ] = False,
 ) -> MatchList:
-    """Best partners from the other country, best first (owner, officials, admins)."""
+    """Best partners from the other country, best first (owner, officials, admins). Each match
+    says how the pair stands in the introductions workflow (``pair_state``)."""
     index = state.index
 
     # The busiest endpoint: its work, from index catch-up to the end of the transaction, runs
@@ -63,6 +72,9 @@ async def profile_matches(
         index.catch_up(session)
         profile = service.indexed_subject(session, index, profile_id)
         require_owner_or_staff(principal, profile.id)
+        pairs = introductions.pair_states(
+            session, profile.id, state.settings.introductions.decline_cooldown_days
+        )
         matches = service.matches_for_profile(
             session,
             index,
@@ -72,8 +84,9 @@ async def profile_matches(
             ranker=state.settings.ranker,
             min_score=min_score,
             filters=service.Filters(sector, org_type, partnership_type),
+            hide=() if include_declined else pairs.hidden,
         )
-        out = MatchList(profile_id=profile.public_id, matches=[_out(m) for m in matches])
+        out = MatchList(profile_id=profile.public_id, matches=[_out(m, pairs) for m in matches])
         finish_here(session)
         return out
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from service.introductions.schemas import PairState
 from service.profiles.schemas import LongText, ProfileSummary, Sectors
 from service.vocab import Country
 
@@ -38,6 +39,16 @@ class MatchOut(BaseModel):
     components: Components
     explanation: str
     evidence: list[EvidenceOut]
+    pair_state: PairState = Field(
+        "none",
+        description="How the pair stands, as the profile whose list this is sees it: none, sent "
+        "(it sent an interest, unanswered), received (it has one to answer), declined (either "
+        "side declined within the cooldown; listed only with include_declined=true) or "
+        "introduced. Always none in ad-hoc search.",
+    )
+    introduction_id: str | None = Field(
+        None, description="The pair's introduction, when introduced."
+    )
 
 
 class MatchList(BaseModel):

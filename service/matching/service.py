@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,17 +65,24 @@ def matches_for_profile(
     ranker: RankerSettings,
     filters: Filters = Filters(),
     min_score: float = 0.0,
+    hide: Collection[int] = (),
 ) -> list[Match]:
+    """``profile``'s best ``limit`` partners, leaving out the ids in ``hide``."""
+    k = limit + len(hide)  # ranked past the hidden ones, so the list stays full
     r = rank_profiles(
         index,
         np.array([profile.id]),
         profile.country,
-        k=limit,
-        pool=max(pool, limit),
+        k=k,
+        pool=max(pool, k),
         ranker=ranker,
         filters=filters,
     )
-    cols = [c for c in range(r.ids.shape[1]) if r.ids[0, c] >= 0 and r.scores[0, c] >= min_score]
+    cols = [
+        c
+        for c in range(r.ids.shape[1])
+        if r.ids[0, c] >= 0 and r.scores[0, c] >= min_score and int(r.ids[0, c]) not in hide
+    ][:limit]
     profiles = index.summaries(int(r.ids[0, c]) for c in cols)
     # a candidate deleted by a concurrent catch-up since ranking drops out
     cols = [c for c in cols if int(r.ids[0, c]) in profiles]

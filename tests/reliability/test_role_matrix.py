@@ -42,6 +42,19 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
         403,
         202,
     ),
+    # The workflow after a match. Fresh interests and profiles per role (see _workflow_target):
+    # an answered interest cannot be answered again.
+    ("POST", "/v1/profiles/{profile_id}/interests"): (401, 201, 403, 403, 403, 201),
+    ("GET", "/v1/profiles/{profile_id}/interests"): (401, 200, 403, 200, 200, 200),
+    ("GET", "/v1/interests/{interest_id}"): (401, 200, 403, 200, 200, 200),
+    ("POST", "/v1/interests/{interest_id}/accept"): (401, 200, 403, 403, 403, 200),
+    ("POST", "/v1/interests/{interest_id}/decline"): (401, 200, 403, 403, 403, 200),
+    ("POST", "/v1/interests/{interest_id}/withdraw"): (401, 200, 403, 403, 403, 200),
+    ("POST", "/v1/introductions"): (401, 403, 403, 201, 201, 201),
+    ("GET", "/v1/introductions"): (401, 403, 403, 200, 200, 200),
+    ("GET", "/v1/introductions/{introduction_id}"): (401, 200, 403, 200, 200, 200),
+    ("POST", "/v1/introductions/{introduction_id}/outcomes"): (401, 201, 403, 403, 403, 403),
+    ("GET", "/v1/stats/funnel"): (401, 403, 403, 200, 200, 200),
 }
 
 
@@ -65,6 +78,31 @@ def profile_with_webhook(client, admin) -> tuple[dict, dict[str, str], str]:
             update(WebhookEvent).where(WebhookEvent.public_id == event_id).values(state="failed")
         )
     return a, owner, event_id
+
+
+def _workflow_target(client, method: str, path: str, a: dict, owner_a: dict) -> tuple[str, dict]:
+    """A fresh URL and body for a workflow endpoint: profile A (owned by owner_a) sends, or
+    receives, a new interest, or is introduced to a new Korean profile."""
+    kr, kr_key = create_profile(client, country="KR")
+    if path == "/v1/profiles/{profile_id}/interests":
+        return path.replace("{profile_id}", a["id"]), {"to": kr["id"]}
+    if path == "/v1/introductions":
+        other, _ = create_profile(client, country="IN")
+        return path, {"profiles": [other["id"], kr["id"]]}
+    incoming = path.endswith("/accept") or path.endswith("/decline")
+    sender, key, to = (kr, kr_key, a) if incoming else (a, owner_a, kr)
+    r = client.post(f"/v1/profiles/{sender['id']}/interests", json={"to": to["id"]}, headers=key)
+    interest = r.json()["id"]
+    body = {"reason": "not_now"} if path.endswith("/decline") else None
+    if "{introduction_id}" in path:
+        client.post(f"/v1/interests/{interest}/accept", headers=kr_key)
+        ix = client.get(f"/v1/profiles/{a['id']}/matches", headers=owner_a).json()["matches"]
+        intro = next(m["introduction_id"] for m in ix if m["profile"]["id"] == kr["id"])
+        url = path.replace("{introduction_id}", intro)
+        if path.endswith("/outcomes"):
+            body = {"stage": "meeting_held", "date": "2026-01-15"}
+        return url, body
+    return path.replace("{interest_id}", interest), body
 
 
 def api_routes(app) -> set[tuple[str, str]]:
@@ -101,6 +139,9 @@ def test_role_matrix(client, official, admin, method, path):
         if client.get(f"/v1/exports/{job}", headers=admin).json()["status"] == "done":
             break
         time.sleep(0.05)
+    workflow = path.startswith(("/v1/interests", "/v1/introductions")) or path.endswith(
+        "/interests"
+    )
     for role, expected in zip(ROLES, MATRIX[(method, path)], strict=True):
         url = (
             path.replace("{profile_id}", a["id"])
@@ -108,7 +149,9 @@ def test_role_matrix(client, official, admin, method, path):
             .replace("{event_id}", event_id)
         )
         body = None
-        if (method, path) == ("POST", "/v1/profiles"):
+        if workflow and (method == "POST" or "{" in path):
+            url, body = _workflow_target(client, method, path, a, owner_a)
+        elif (method, path) == ("POST", "/v1/profiles"):
             body = profile_payload()
         elif path == "/v1/profiles/bulk":
             body = {"profiles": [profile_payload()]}

@@ -1,0 +1,271 @@
+"""Reads of the workflow: lists, officials' view and funnel, and pair states for match lists."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from service.auth.service import Principal
+from service.db import utcnow
+from service.introductions.models import Interest, Introduction, Outcome
+from service.introductions.schemas import Funnel, InterestList, IntroductionList
+from service.introductions.views import interests_out, introduction_out
+from service.profiles.models import Profile
+from service.profiles.service import decode_cursor, encode_cursor
+from service.sectors import SECTOR_BIT
+
+# Stages that show a partnership moving, in order; a later one implies the earlier ones.
+PROGRESS = ("meeting_held", "negotiating", "agreement_signed")
+
+
+def list_interests(
+    session: Session,
+    profile: Profile,
+    *,
+    direction: str | None,
+    state: str | None,
+    cursor: str | None,
+    limit: int,
+) -> InterestList:
+    """A profile's interests, newest first (``direction`` incoming or outgoing, else both).
+
+    A brokered proposal is an interest to each side; a side's list holds the one it answers
+    (incoming), not the one addressed to the other side."""
+    mine = {
+        "incoming": Interest.to_profile_id == profile.id,
+        "outgoing": and_(
+            Interest.from_profile_id == profile.id, Interest.introduction_id.is_(None)
+        ),
+    }
+    stmt = select(Interest).where(mine[direction] if direction else or_(*mine.values()))
+    if state:
+        stmt = stmt.where(Interest.state == state)
+    after = decode_cursor(cursor)
+    if after:
+        stmt = stmt.where(Interest.id < after)
+    rows = list(session.scalars(stmt.order_by(Interest.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return InterestList(
+        items=interests_out(session, rows, perspective=profile.id),
+        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+    )
+
+
+def _party_filter(stmt, sector: str | None, country: str | None):  # noqa: ANN001, ANN202
+    """Introductions where either side is of ``sector`` / ``country``."""
+    if not (sector or country):
+        return stmt
+    low, high = aliased(Profile), aliased(Profile)
+    stmt = stmt.join(low, low.id == Introduction.low_profile_id).join(
+        high, high.id == Introduction.high_profile_id
+    )
+    if sector:
+        bit = SECTOR_BIT[sector]
+        stmt = stmt.where(
+            or_(low.sector_mask.op("&")(bit) != 0, high.sector_mask.op("&")(bit) != 0)
+        )
+    if country:
+        stmt = stmt.where(or_(low.country == country, high.country == country))
+    return stmt
+
+
+def list_introductions(
+    session: Session,
+    principal: Principal,
+    *,
+    state: str | None,
+    sector: str | None,
+    country: str | None,
+    since: datetime | None,
+    profile: Profile | None,
+    cursor: str | None,
+    limit: int,
+) -> IntroductionList:
+    """Officials' view: introductions matching the filters with their history, newest first,
+    and their counts by state."""
+    base = select(Introduction)
+    if since:
+        base = base.where(Introduction.created_at >= since)
+    if profile is not None:
+        base = base.where(
+            or_(
+                Introduction.low_profile_id == profile.id,
+                Introduction.high_profile_id == profile.id,
+            )
+        )
+    base = _party_filter(base, sector, country)
+    counts_q = base.with_only_columns(Introduction.state, func.count()).group_by(Introduction.state)
+    counts = {s: n for s, n in session.execute(counts_q).tuples()}
+    stmt = base.where(Introduction.state == state) if state else base
+    after = decode_cursor(cursor)
+    if after:
+        stmt = stmt.where(Introduction.id < after)
+    rows = list(session.scalars(stmt.order_by(Introduction.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return IntroductionList(
+        items=[introduction_out(session, i, principal) for i in rows],
+        counts=counts,
+        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+    )
+
+
+def funnel(
+    session: Session, *, sector: str | None, country: str | None, since: datetime | None
+) -> Funnel:
+    """From interest to agreement. Interests are counted by their sender's ``country`` and
+    either side's ``sector``; introductions and their outcomes by either side."""
+    sender, recipient = aliased(Profile), aliased(Profile)
+    q = (
+        select(Interest.state, Interest.decline_reason, func.count())
+        .join(sender, sender.id == Interest.from_profile_id)
+        .join(recipient, recipient.id == Interest.to_profile_id)
+        .group_by(Interest.state, Interest.decline_reason)
+    )
+    if since:
+        q = q.where(Interest.created_at >= since)
+    if country:
+        q = q.where(sender.country == country)
+    if sector:
+        bit = SECTOR_BIT[sector]
+        q = q.where(
+            or_(sender.sector_mask.op("&")(bit) != 0, recipient.sector_mask.op("&")(bit) != 0)
+        )
+    by_state: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for state, reason, n in session.execute(q).tuples():
+        by_state[state] += n
+        if state == "declined" and reason:
+            reasons[reason] += n
+    intro_q = select(Introduction.id).where(Introduction.state == "active")
+    if since:
+        intro_q = intro_q.where(Introduction.introduced_at >= since)
+    intro_ids = select(_party_filter(intro_q, sector, country).subquery().c.id)
+    n_intro = session.scalar(select(func.count()).select_from(intro_ids.subquery())) or 0
+    reached = session.execute(
+        select(Outcome.introduction_id, Outcome.stage)
+        .where(Outcome.introduction_id.in_(intro_ids), Outcome.stage.in_(PROGRESS))
+        .distinct()
+    ).tuples()
+    best: dict[int, int] = {}
+    for intro_id, stage in reached:
+        best[intro_id] = max(best.get(intro_id, 0), PROGRESS.index(stage) + 1)
+    return Funnel(
+        interests_sent=sum(by_state.values()),
+        accepted=by_state["accepted"],
+        declined=by_state["declined"],
+        declined_by_reason=dict(reasons),
+        withdrawn=by_state["withdrawn"],
+        expired=by_state["expired"],
+        pending=by_state["pending"],
+        introductions=n_intro,
+        meetings=sum(1 for v in best.values() if v >= 1),
+        negotiations=sum(1 for v in best.values() if v >= 2),
+        agreements=sum(1 for v in best.values() if v >= 3),
+    )
+
+
+class PairStates(NamedTuple):
+    states: dict[int, str]  # partner id -> state as the asker sees it; absent means "none"
+    hidden: set[int]  # partners a match list leaves out unless asked for
+    introductions: dict[int, str]  # partner id -> public id of their active introduction
+
+
+def pair_states(session: Session, profile_id: int, cooldown_days: float) -> PairStates:
+    """How each partner stands with ``profile_id`` as it sees it, and which partners a match
+    list hides: a decline either way within the cooldown, with nothing open or introduced
+    since."""
+    cutoff = utcnow() - timedelta(days=cooldown_days)
+    rows = session.execute(
+        select(
+            Interest.from_profile_id,
+            Interest.to_profile_id,
+            Interest.state,
+            Interest.answered_at,
+            Interest.introduction_id,
+        ).where(
+            or_(Interest.from_profile_id == profile_id, Interest.to_profile_id == profile_id),
+            or_(
+                Interest.state == "pending",
+                and_(Interest.state == "declined", Interest.answered_at >= cutoff),
+                and_(Interest.state == "accepted", Interest.introduction_id.is_not(None)),
+            ),
+        )
+    ).tuples()
+    rank = {"introduced": 4, "received": 3, "sent": 2, "declined": 1}
+    states: dict[int, str] = {}
+
+    def note(partner: int, state: str) -> None:
+        if rank[state] > rank.get(states.get(partner, ""), 0):
+            states[partner] = state
+
+    for src, dst, state, _answered, brokered in rows:
+        partner = dst if src == profile_id else src
+        if state == "declined":
+            note(partner, "declined")
+        elif brokered is not None:
+            # A proposal: unanswered by this side is "received"; accepted, waiting: "sent".
+            mine = dst == profile_id
+            if mine:
+                note(partner, "received" if state == "pending" else "sent")
+        else:
+            note(partner, "sent" if src == profile_id else "received")
+    introduced = session.execute(
+        select(
+            Introduction.low_profile_id, Introduction.high_profile_id, Introduction.public_id
+        ).where(
+            Introduction.state == "active",
+            or_(
+                Introduction.low_profile_id == profile_id,
+                Introduction.high_profile_id == profile_id,
+            ),
+        )
+    ).tuples()
+    intro_ids = {}
+    for low, high, public_id in introduced:
+        partner = high if low == profile_id else low
+        note(partner, "introduced")
+        intro_ids[partner] = public_id
+    hidden = {p for p, s in states.items() if s == "declined"}
+    return PairStates(states, hidden, intro_ids)
+
+
+def export_pair_states(session: Session, cooldown_days: float) -> dict[tuple[int, int], str]:
+    """State of every (IN id, KR id) pair in the workflow, for exports: ``introduced``,
+    ``pending_from_in``, ``pending_from_kr`` or ``declined`` (within the cooldown)."""
+    cutoff = utcnow() - timedelta(days=cooldown_days)
+    src = aliased(Profile)
+    rows = session.execute(
+        select(Interest.from_profile_id, Interest.to_profile_id, Interest.state, src.country)
+        .join(src, src.id == Interest.from_profile_id)
+        .where(
+            or_(
+                Interest.state == "pending",
+                and_(Interest.state == "declined", Interest.answered_at >= cutoff),
+            )
+        )
+    ).tuples()
+    rank = {"introduced": 3, "pending_from_in": 2, "pending_from_kr": 2, "declined": 1}
+    out: dict[tuple[int, int], str] = {}
+
+    def note(key: tuple[int, int], state: str) -> None:
+        if rank[state] > rank.get(out.get(key, ""), 0):
+            out[key] = state
+
+    for a, b, state, country in rows:
+        key = (a, b) if country == "IN" else (b, a)
+        note(key, "declined" if state == "declined" else f"pending_from_{country.lower()}")
+    low_p, high_p = aliased(Profile), aliased(Profile)
+    for low, high, low_country in session.execute(
+        select(Introduction.low_profile_id, Introduction.high_profile_id, low_p.country)
+        .join(low_p, low_p.id == Introduction.low_profile_id)
+        .join(high_p, high_p.id == Introduction.high_profile_id)
+        .where(Introduction.state == "active")
+    ).tuples():
+        note((low, high) if low_country == "IN" else (high, low), "introduced")
+    return out
