@@ -224,14 +224,29 @@ def reindex(
 def export(
     out: Annotated[Path, typer.Option(help="Output file.")],
     format: Annotated[str, typer.Option(help="csv, jsonl or parquet")] = "csv",
+    what: Annotated[
+        str,
+        typer.Option(
+            help="pairings: candidate pairings of the whole registry; introductions: every "
+            "introduction with its outcomes, for officials' reports."
+        ),
+    ] = "pairings",
     sector: Annotated[str | None, typer.Option(help="Only this sector.")] = None,
     country: Annotated[str | None, typer.Option(help="Only IN or KR top-K rows.")] = None,
     top_k: Annotated[int, typer.Option(min=1, max=100, help="Partners per profile.")] = 10,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="Lowest score.")] = 0.0,
 ) -> None:
-    """Export candidate pairings of the whole registry."""
+    """Export candidate pairings of the whole registry, or the introductions and outcomes."""
     from pydantic import ValidationError
     from tqdm import tqdm
+
+    if what not in ("pairings", "introductions"):
+        raise typer.BadParameter("--what is pairings or introductions")
+    if format not in ("csv", "jsonl", "parquet"):
+        raise typer.BadParameter("--format is csv, jsonl or parquet")
+    if what == "introductions":
+        _export_introductions(out, format)
+        return
 
     from service.exports.schemas import ExportParams
     from service.exports.writer import write_export
@@ -264,6 +279,18 @@ def export(
     typer.echo(
         f"{written.rows} rows written to {out} in {time.perf_counter() - start:.1f} s{skipped}"
     )
+
+
+def _export_introductions(out: Path, format: str) -> None:
+    from service.introductions import report
+    from service.migrate import upgrade
+
+    s = _settings()
+    upgrade(s.resolved_database_url)
+    start = time.perf_counter()
+    with _sessions(s)() as session:
+        rows = report.write(session, out, format)
+    typer.echo(f"{rows} introductions written to {out} in {time.perf_counter() - start:.1f} s")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ COLUMNS = (
     "keywords",
     "rank_for_in",
     "rank_for_kr",
+    "pair_state",
     "explanation",
     "evidence",
 )

@@ -29,6 +29,7 @@ from service.exports.schemas import COLUMNS, ExportParams
 from service.files import private_dir, private_file
 from service.indexing.search import Filters
 from service.indexing.service import MatchIndex
+from service.introductions.queries import export_pair_states
 from service.matching.evidence import SentenceTable, answer
 from service.matching.explain import render, side
 from service.matching.features import COMPONENTS
@@ -56,6 +57,7 @@ PARQUET_SCHEMA = pa.schema(
         ("keywords", pa.float32()),
         ("rank_for_in", pa.int16()),
         ("rank_for_kr", pa.int16()),
+        ("pair_state", pa.string()),
         ("explanation", pa.string()),
         (
             "evidence",
@@ -171,6 +173,7 @@ def iter_rows(
     competitor_threshold: float,
     written: Written | None = None,
     chunk: int = 10_000,
+    states: dict[tuple[int, int], str] | None = None,
 ) -> Iterator[dict[str, list]]:
     """Export columns in chunks of rows, explanations quoted exactly as ``/matches`` does.
 
@@ -226,6 +229,10 @@ def iter_rows(
                 cols[c] = np.round(pairs[c][sl].astype(np.float64), 6).tolist()
             for rank in ("rank_for_in", "rank_for_kr"):
                 cols[rank] = [int(r) or None for r in pairs[rank][sl].tolist()]
+            states = states or {}
+            cols["pair_state"] = [
+                states.get(k, "none") for k in zip(a.tolist(), b.tolist(), strict=True)
+            ]
             rival = (pairs["similarity"][sl] >= competitor_threshold).tolist()
             explained = [
                 render(
@@ -311,7 +318,13 @@ def write_export(
         with ThreadPoolExecutor(1, thread_name_prefix="export-write") as io:
             pending = None
             for cols in iter_rows(
-                session, index, pairs, progress, settings.ranker.competitor_threshold, written
+                session,
+                index,
+                pairs,
+                progress,
+                settings.ranker.competitor_threshold,
+                written,
+                states=export_pair_states(session, settings.introductions.decline_cooldown_days),
             ):
                 if pending is not None:
                     pending.result()

@@ -281,3 +281,52 @@ def test_every_state_change_writes_its_events(client, official):
     before = _events(client, d)
     assert _send(client, a, a_key, d, message="x" * 2001).status_code == 422
     assert _events(client, d) == before
+
+
+def test_exports_carry_the_pair_state_and_the_cli_writes_introductions(
+    client, official, tmp_path, monkeypatch, database_url, settings
+):
+    import csv
+    import io
+
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from service.cli import app
+    from tests.exports.test_exports import run_export
+
+    a, a_key, b, b_key = _pair(client)
+    c, c_key = create_profile(client, country="KR", name="=HYPERLINK(1)")
+    _send(client, a, a_key, b)  # pending from IN
+    interest = _send(client, a, a_key, c).json()
+    client.post(f"/v1/interests/{interest['id']}/accept", headers=c_key)
+    ix = _introduction_id(client, a_key, a, c)
+    client.post(
+        f"/v1/introductions/{ix}/outcomes",
+        json={"stage": "negotiating", "date": date.today().isoformat(), "note": "term sheet"},
+        headers=c_key,
+    )
+    _, body = run_export(client, official, format="csv")
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    state = {(r["in_id"], r["kr_id"]): r["pair_state"] for r in rows}
+    assert state[(a["id"], b["id"])] == "pending_from_in"
+    assert state[(a["id"], c["id"])] == "introduced"
+
+    monkeypatch.setenv("MATCHMAKER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("MATCHMAKER_DATABASE_URL", database_url)
+    for fmt in ("csv", "jsonl", "parquet"):
+        out = tmp_path / f"intros.{fmt}"
+        r = CliRunner().invoke(
+            app, ["export", "--what", "introductions", "--format", fmt, "--out", str(out)]
+        )
+        assert r.exit_code == 0, r.output
+        assert "1 introductions written" in r.output
+    (row,) = csv.DictReader(io.StringIO((tmp_path / "intros.csv").read_text("utf-8-sig")))
+    assert (row["introduction_id"], row["kr_latest_stage"], row["furthest_stage"]) == (
+        ix,
+        "negotiating",
+        "negotiating",
+    )
+    assert row["kr_name"] == "'=HYPERLINK(1)"  # neutralised in CSV
+    (pq_row,) = pq.read_table(tmp_path / "intros.parquet").to_pylist()
+    assert pq_row["kr_name"] == "=HYPERLINK(1)" and pq_row["outcomes"][0]["note"] == "term sheet"
