@@ -254,6 +254,7 @@ def test_requests_seeing_the_same_new_changes_apply_them_once(client, encoder):
 
     state = client.app.state.matchmaker
     index = state.index
+    state.syncer.stop()  # its timer would apply the changes before the two requests do
     # Another worker's writes: sessions this worker's index does not follow, so only the change
     # log knows of them.
     with transaction(create_session_factory(state.engine)) as s:
