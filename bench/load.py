@@ -170,6 +170,7 @@ class Run:
         self.mismatch: list[str] = []  # responses whose body contradicts the request
         self.new_id_errors: Counter = Counter()  # reads of ids created in the run, non-200
         self.unexpected: list[dict] = []  # first responses that are 5xx or odd, with details
+        self.stop = threading.Event()  # ends the clients before their deadline
 
     def next_profile(self) -> dict:
         with self.lock:
@@ -310,7 +311,7 @@ def client(
     with make(base_url=base, timeout=30) as c:
         while True:
             now = time.perf_counter()
-            if now >= end:
+            if now >= end or run.stop.is_set():
                 return
             timeout = max(1.0, min(30.0, end + grace - now))
             ep = rng.choices(names, weights)[0]
