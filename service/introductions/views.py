@@ -23,6 +23,7 @@ from service.introductions.schemas import (
 )
 from service.profiles.models import Profile
 from service.profiles.schemas import ProfileSummary
+from service.webhooks import outbox
 
 
 def profiles_by_id(session: Session, ids: Iterable[int]) -> dict[int, Profile]:
@@ -186,7 +187,7 @@ def introduction_event(session: Session, intro: Introduction) -> dict:
         "state": intro.state,
         "brokered": intro.broker_key_id is not None,
         "profiles": [ProfileSummary.of(p) for p in people.values()],  # type: ignore[arg-type]
-        "introduced_at": intro.introduced_at.isoformat() if intro.introduced_at else None,
+        "introduced_at": outbox.iso(intro.introduced_at) if intro.introduced_at else None,
     }
 
 
