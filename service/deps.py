@@ -20,18 +20,20 @@ from service.config import Settings
 from service.core import text
 from service.core.middleware import Metrics
 from service.core.ratelimit import RateLimiter
+from service.core.threads import BackgroundLoop
 from service.errors import InvalidInput
-from service.exports.service import ExportRunner
 from service.indexing.service import MatchIndex
-from service.indexing.syncer import IndexSyncer
-from service.introductions.sweeper import ExpirySweeper
-from service.webhooks.deliverer import WebhookDeliverer
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class AppState:
+    """What request handlers need, built once by the app's lifespan.
+
+    The background loops are held as ``BackgroundLoop`` (start, stop, wake): handlers only wake
+    them, so the request layer depends on no domain's job machinery."""
+
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
@@ -40,10 +42,10 @@ class AppState:
     limiter: RateLimiter
     metrics: Metrics
     match_slots: anyio.CapacityLimiter  # first come, first served: see match_concurrency
-    syncer: IndexSyncer
-    exports: ExportRunner
-    webhooks: WebhookDeliverer
-    sweeper: ExpirySweeper
+    syncer: BackgroundLoop  # indexing.syncer.IndexSyncer
+    exports: BackgroundLoop  # exports.service.ExportRunner
+    webhooks: BackgroundLoop  # webhooks.deliverer.WebhookDeliverer
+    sweeper: BackgroundLoop  # introductions.sweeper.ExpirySweeper
 
 
 async def get_state(request: Request) -> AppState:
