@@ -22,7 +22,6 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from embeddings.encoder import Encoder
 from service.bootstrap import build_encoder, build_index
 from service.config import Settings
-from service.core.files import private_dir
 from service.core.middleware import (
     BodyLimitMiddleware,
     Metrics,
@@ -35,6 +34,7 @@ from service.deps import AppState, StateDep, refuse_control_in_query
 from service.errors import InvalidInput, MatchmakerError
 from service.exports.endpoints import router as exports_router
 from service.exports.service import ExportRunner
+from service.files import private_dir
 from service.indexing import lexical
 from service.indexing.syncer import IndexSyncer
 from service.matching.endpoints import router as matching_router

@@ -31,7 +31,7 @@ def _settings() -> Settings:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    from service.core.files import private_dir
+    from service.files import private_dir
 
     private_dir(s.data_dir)
     return s

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from service.core.files import FILE_MODE
+from service.files import FILE_MODE
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

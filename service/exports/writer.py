@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.core.csvsafe import SafeCsvWriter
-from service.core.files import private_dir, private_file
 from service.exports.schemas import COLUMNS, ExportParams
+from service.files import private_dir, private_file
 from service.indexing.search import Filters
 from service.indexing.service import MatchIndex
 from service.matching.evidence import SentenceTable, answer
