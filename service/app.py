@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from prometheus_client import generate_latest
 from sqlalchemy import text
@@ -103,6 +104,10 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     # package, not from a CDN, so the docs work on a machine with no internet access.
     app = FastAPIOffline(
         dependencies=[Depends(refuse_control_in_query)],
+        # Operation ids are the route functions' names (``create_profile``, ``export_file``), so
+        # generated clients get methods of those names rather than FastAPI's default of name,
+        # path and method (``create_profile_v1_profiles_post``).
+        generate_unique_id_function=operation_id,
         title="partnership-matchmaker",
         version="1.0",
         summary="Pairs Indian and Korean firms and R&D groups for joint ventures.",
@@ -129,6 +134,10 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    return route.name
 
 
 def _add_health(app: FastAPI, metrics: Metrics) -> None:

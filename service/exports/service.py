@@ -25,7 +25,7 @@ from service.db import transaction, utcnow
 from service.errors import Conflict, ExportQueueFull, NotFound
 from service.exports.models import ExportJob
 from service.exports.schemas import ExportParams, ExportStatus
-from service.exports.writer import write_export
+from service.exports.writer import CONTENT_TYPES, write_export
 from service.indexing.service import MatchIndex
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,19 @@ def finished_file(job: ExportJob) -> Path:
     if not path.exists():
         raise NotFound(f"the file of export {job.id} has been cleaned up; request a new export")
     return path
+
+
+OCTET_STREAM = "application/octet-stream"
+
+
+def file_media_type(format: str, accept: str | None) -> str:
+    """The format's own type, or ``application/octet-stream`` when ``accept`` names that and not
+    the format's type (a client that only handles bytes)."""
+    own = CONTENT_TYPES[format]
+    asked = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
+    if OCTET_STREAM in asked and own.split(";")[0] not in asked:
+        return OCTET_STREAM
+    return own
 
 
 def fail_stale_jobs(session: Session, stale_after: timedelta) -> int:

@@ -326,3 +326,20 @@ def test_created_export_answers_with_its_location(client, admin):
     assert r.status_code == 202
     assert r.headers["Location"] == f"/v1/exports/{r.json()['id']}"
     assert client.get(r.headers["Location"], headers=admin).status_code == 200
+
+
+def test_file_is_served_as_an_octet_stream_to_a_client_asking_only_for_that(client, admin):
+    r = client.post("/v1/exports", json={"format": "jsonl"}, headers=admin)
+    job = r.json()["id"]
+    for _ in range(200):
+        if client.get(f"/v1/exports/{job}", headers=admin).json()["status"] == "done":
+            break
+        time.sleep(0.05)
+    url = f"/v1/exports/{job}/file"
+    own = client.get(url, headers=admin)
+    assert own.headers["content-type"] == "application/x-ndjson"
+    raw = client.get(url, headers={**admin, "Accept": "application/octet-stream"})
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert raw.content == own.content
+    both = {**admin, "Accept": "application/x-ndjson, application/octet-stream;q=0.5"}
+    assert client.get(url, headers=both).headers["content-type"] == "application/x-ndjson"
