@@ -73,7 +73,12 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         syncer = IndexSyncer(
             index, sessions, settings.sync_interval_s, settings.index_save_interval_s
         )
-        exports = ExportRunner(sessions, index, settings)
+        exports = ExportRunner(
+            sessions,
+            index,
+            settings,
+            finished=lambda outcome: metrics.export_jobs.labels(outcome).inc(),
+        )
         state = AppState(
             settings=settings,
             engine=engine,

@@ -60,12 +60,12 @@ _FILE_TYPES = [service.OCTET_STREAM, *CONTENT_TYPES.values()]
     },
 )
 def export_file(
-    export_id: str, session: SessionDep, principal: PrincipalDep, request: Request
+    export_id: str, session: SessionDep, state: StateDep, principal: PrincipalDep, request: Request
 ) -> FileResponse:
     """The finished file; only for the key that created the export, and admins."""
     require_staff(principal)
     job = service.get_job(session, export_id, principal)
-    path = service.finished_file(job)
+    path = service.finished_file(job, state.settings.export_dir)
     return FileResponse(
         path,
         media_type=service.file_media_type(job.format, request.headers.get("accept")),
