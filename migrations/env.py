@@ -3,6 +3,7 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import text
 
 from service.config import Settings
 from service.db import create_db_engine
@@ -47,6 +48,13 @@ def _run(connection) -> None:  # noqa: ANN001
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Servers sharing one database each migrate at start: one at a time, and the next
+            # finds the schema current (it reads the version after the first committed).
+            # Without it, two servers started together on a fresh database both created the
+            # tables and one died (UniqueViolation). A SQLite file serves one `serve`, which
+            # migrates once before starting its workers.
+            connection.execute(text("SELECT pg_advisory_xact_lock(727102)"))
         context.run_migrations()
 
 

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from prometheus_client import generate_latest
 from sqlalchemy import text
@@ -77,7 +78,12 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         syncer = IndexSyncer(
             index, sessions, settings.sync_interval_s, settings.index_save_interval_s
         )
-        exports = ExportRunner(sessions, index, settings)
+        exports = ExportRunner(
+            sessions,
+            index,
+            settings,
+            finished=lambda outcome: metrics.export_jobs.labels(outcome).inc(),
+        )
         webhooks = WebhookDeliverer(sessions, settings)
         # An event leaves right after the commit that emitted it, not at the next poll.
         outbox.after_commit(sessions, webhooks.wake)
@@ -118,6 +124,10 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     # package, not from a CDN, so the docs work on a machine with no internet access.
     app = FastAPIOffline(
         dependencies=[Depends(refuse_control_in_query)],
+        # Operation ids are the route functions' names (``create_profile``, ``export_file``), so
+        # generated clients get methods of those names rather than FastAPI's default of name,
+        # path and method (``create_profile_v1_profiles_post``).
+        generate_unique_id_function=operation_id,
         title="partnership-matchmaker",
         version="1.0",
         summary="Pairs Indian and Korean firms and R&D groups for joint ventures.",
@@ -146,6 +156,10 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    return route.name
 
 
 def _add_health(app: FastAPI, metrics: Metrics) -> None:

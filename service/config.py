@@ -218,6 +218,13 @@ class Settings(BaseSettings):
         default_factory=list, description="Allowed CORS origins; closed by default."
     )
 
+    export_dir: Path | None = Field(
+        None,  # set from data_dir below when not given: always a Path once built
+        description="Where export files are written and served from; default: exports/ in the "
+        "data dir. Servers sharing one PostgreSQL share the export queue, so any of them may "
+        "run a job: give them one shared folder here (e.g. an NFS mount), or a file is served "
+        "only by the server that wrote it.",
+    )
     export_retention_hours: float = Field(
         24.0, gt=0, description="Finished export files older than this are deleted."
     )
@@ -234,6 +241,12 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     log_level: str = Field("INFO", description="Python logging level.")
 
+    @model_validator(mode="after")
+    def _default_export_dir(self) -> Settings:
+        if self.export_dir is None:
+            self.export_dir = self.data_dir / "exports"
+        return self
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -246,10 +259,6 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
-
-    @property
-    def export_dir(self) -> Path:
-        return self.data_dir / "exports"
 
     def resolved_model_path(self) -> str:
         if self.model_path:

@@ -21,6 +21,8 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    func,
+    select,
 )
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -63,6 +65,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def db_now(session: Session) -> datetime:
+    """Now by the database server's clock on PostgreSQL, which every server of a cluster shares
+    (their own clocks may differ by more than a heartbeat); on SQLite, one host, this process's.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(select(func.clock_timestamp()))
+    return utcnow()
 
 
 def create_db_engine(url: str) -> Engine:

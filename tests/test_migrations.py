@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
@@ -119,6 +124,36 @@ def test_name_keys_are_recomputed_and_look_alike_duplicates_kept_apart(tmp_path)
         assert rows["pr_0000000000000001"] == "hanbit duplicate test"
         assert rows["pr_0000000000000002"] == "h\u0430nbit duplicate test"
         assert rows["pr_0000000000000004"] == "한빛"
+        engine.dispose()
+    finally:
+        if cleanup:
+            admin, name = cleanup
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+@pytest.mark.skipif(
+    not PG_URL,
+    reason="servers share a database only on PostgreSQL; a SQLite file serves one `serve`, "
+    "which migrates once before its workers start",
+)
+def test_servers_starting_together_on_a_fresh_database_migrate_once(tmp_path):
+    """Servers sharing one PostgreSQL each migrate at start. Two at once on a fresh database
+    both created the tables and one died (UniqueViolation); they now take turns, and the
+    second finds the schema current."""
+    url, cleanup = _fresh_url(tmp_path)
+    try:
+        env = {**os.environ, "MATCHMAKER_DATABASE_URL": url, "MATCHMAKER_DATA_DIR": str(tmp_path)}
+        cmd = [str(Path(sys.executable).parent / "matchmaker"), "db", "upgrade"]
+        procs = [
+            subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True) for _ in range(3)
+        ]
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors
+        engine = create_engine(url, poolclass=NullPool)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
         engine.dispose()
     finally:
         if cleanup:

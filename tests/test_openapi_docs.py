@@ -47,3 +47,13 @@ def test_docs_load_every_asset_from_the_service_itself(client):
             assert got.status_code == 200 and got.content, url
             served |= {k for k in kinds if k in got.headers["content-type"]}
         assert served == kinds, (page, assets)
+
+
+def test_operation_ids_are_the_route_functions_names(client):
+    """Generated clients name their methods after operation ids: ``create_profile``, not
+    FastAPI's default ``create_profile_v1_profiles_post``."""
+    doc = client.get("/openapi.json").json()
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids)) >= 16
+    assert doc["paths"]["/v1/profiles"]["post"]["operationId"] == "create_profile"
+    assert doc["paths"]["/v1/exports/{export_id}/file"]["get"]["operationId"] == "export_file"

@@ -109,8 +109,10 @@ class Server:
 def server_factory(tmp_path, database_url, settings, model_cache):
     servers: list[Server] = []
 
-    def make(workers: int = 1, fresh: bool = False) -> Server:
-        s = Server(tmp_path / "srv", database_url, None if fresh else model_cache, workers)
+    def make(workers: int = 1, fresh: bool = False, name: str = "srv") -> Server:
+        """``name``: the data folder's; servers of one test given different names each get
+        their own (``tests/test_two_servers.py``)."""
+        s = Server(tmp_path / name, database_url, None if fresh else model_cache, workers)
         servers.append(s)
         return s
 

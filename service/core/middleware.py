@@ -173,6 +173,13 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.export_jobs = Counter(
+            "matchmaker_export_jobs",
+            "Export jobs this process ran to the end, by outcome (done, failed); servers on one "
+            "database share the queue, so each job counts on the one process that ran it",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.indexed = Gauge(
             "matchmaker_indexed_profiles",
             "Profiles in this process's search index",

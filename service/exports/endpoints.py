@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from service.auth.service import allow_write, require_staff
@@ -39,16 +39,35 @@ def export_status(export_id: str, session: SessionDep, principal: PrincipalDep) 
     return service.to_status(service.get_job(session, export_id, principal))
 
 
+# Bytes, in the export's own type, or as application/octet-stream to a client that asks for
+# that (listed first: generated clients read the body as the first type they know, and an
+# octet stream is what every format is).
+_FILE = {"type": "string", "format": "binary"}
+_FILE_TYPES = [service.OCTET_STREAM, *CONTENT_TYPES.values()]
+
+
 @router.get(
     "/exports/{export_id}/file",
     response_class=FileResponse,
-    responses={200: {"content": {t: {} for t in CONTENT_TYPES.values()}}},
+    responses={
+        200: {
+            "description": "The file, as `text/csv`, `application/x-ndjson` or "
+            "`application/vnd.apache.parquet` by the export's format; as "
+            "`application/octet-stream` when the request's `Accept` asks for that and not for "
+            "the format's own type.",
+            "content": {t: {"schema": _FILE} for t in _FILE_TYPES},
+        }
+    },
 )
-def export_file(export_id: str, session: SessionDep, principal: PrincipalDep) -> FileResponse:
+def export_file(
+    export_id: str, session: SessionDep, state: StateDep, principal: PrincipalDep, request: Request
+) -> FileResponse:
     """The finished file; only for the key that created the export, and admins."""
     require_staff(principal)
     job = service.get_job(session, export_id, principal)
-    path = service.finished_file(job)
+    path = service.finished_file(job, state.settings.export_dir)
     return FileResponse(
-        path, media_type=CONTENT_TYPES[job.format], filename=f"pairings-{job.id}.{job.format}"
+        path,
+        media_type=service.file_media_type(job.format, request.headers.get("accept")),
+        filename=f"pairings-{job.id}.{job.format}",
     )

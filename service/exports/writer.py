@@ -306,11 +306,12 @@ def write_export(
 ) -> Written:
     """Write the export to ``out`` atomically; returns the rows written and pairs skipped."""
     private_dir(out.parent)
-    # Created 0600 before anything is written to it; the rename keeps the mode.
-    tmp = private_file(out.with_name(f".{out.name}.partial"))
     t0 = time.perf_counter()
     pairs = candidate_pairs(index, params, settings, progress)
     log.info("export: candidate pairs in %.1f s", time.perf_counter() - t0)
+    # Created 0600 before anything is written to it; the rename keeps the mode. Made only
+    # now: a ranking that raises (or a runner that stops) leaves no partial file behind.
+    tmp = private_file(out.with_name(f".{out.name}.partial"))
     writer = _Writer(params.format, tmp)
     written = Written()
     try:

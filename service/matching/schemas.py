@@ -56,11 +56,18 @@ class MatchList(BaseModel):
     matches: list[MatchOut]
 
 
+_ABSENT = {"not": {}}
+
+
 class SearchRequest(BaseModel):
-    # "needs, capabilities or both", stated in the schema so that clients know the rule
+    # "needs, capabilities or both", stated in the schema so that clients know the rule: not
+    # an object in which both are absent (``{"not": {}}`` matches nothing, so a property given
+    # it may not appear). An ``anyOf`` of two ``required`` lists said the same, but client
+    # generators read a top-level ``anyOf`` as "one of two untyped bodies" and dropped the
+    # model (openapi-python-client typed the body ``Any``); they ignore ``not``.
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"anyOf": [{"required": ["needs"]}, {"required": ["capabilities"]}]},
+        json_schema_extra={"not": {"properties": {"needs": _ABSENT, "capabilities": _ABSENT}}},
     )
 
     needs: LongText | SkipJsonSchema[None] = Field(

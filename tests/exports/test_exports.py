@@ -326,3 +326,56 @@ def test_created_export_answers_with_its_location(client, admin):
     assert r.status_code == 202
     assert r.headers["Location"] == f"/v1/exports/{r.json()['id']}"
     assert client.get(r.headers["Location"], headers=admin).status_code == 200
+
+
+def test_file_is_served_as_an_octet_stream_to_a_client_asking_only_for_that(client, admin):
+    r = client.post("/v1/exports", json={"format": "jsonl"}, headers=admin)
+    job = r.json()["id"]
+    for _ in range(200):
+        if client.get(f"/v1/exports/{job}", headers=admin).json()["status"] == "done":
+            break
+        time.sleep(0.05)
+    url = f"/v1/exports/{job}/file"
+    own = client.get(url, headers=admin)
+    assert own.headers["content-type"] == "application/x-ndjson"
+    raw = client.get(url, headers={**admin, "Accept": "application/octet-stream"})
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert raw.content == own.content
+    both = {**admin, "Accept": "application/x-ndjson, application/octet-stream;q=0.5"}
+    assert client.get(url, headers=both).headers["content-type"] == "application/x-ndjson"
+
+
+def test_a_job_failed_by_a_sweep_stays_failed_and_its_runner_leaves_no_file(
+    client,
+    market,  # noqa: F811
+    admin,
+    settings,
+):
+    """Another server's sweep failed the job (it took the heartbeat for stopped) while this
+    runner still ran it: the runner used to write the file and mark the job done over the
+    failure. Every step of a running job now changes it only while it is ``running``."""
+    from service.db import transaction, utcnow
+    from service.exports.models import ExportJob
+    from service.exports.service import ExportRunner
+
+    state = client.app.state.matchmaker
+    finished: list[str] = []
+    runner = ExportRunner(state.sessions, state.index, settings, finished=finished.append)
+    with transaction(state.sessions) as s:  # claimed by this runner, then failed by a sweep
+        s.add(
+            ExportJob(
+                id="ex_000000000000f00d",
+                status="failed",
+                error="interrupted",
+                format="csv",
+                params={"format": "csv"},
+                progress=0.0,
+                heartbeat_at=utcnow(),
+            )
+        )
+    runner.run_job("ex_000000000000f00d")
+    status = client.get("/v1/exports/ex_000000000000f00d", headers=admin).json()
+    assert (status["status"], status["error"]) == ("failed", "interrupted")
+    assert finished == []
+    assert not list(settings.export_dir.glob("ex_000000000000f00d*"))
+    assert not list(settings.export_dir.glob(".ex_000000000000f00d*"))
