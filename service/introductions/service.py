@@ -167,15 +167,13 @@ def send_interest(
             "or withdraw one",
             limit=settings.max_open_interests,
         )
-    interest = Interest(
-        public_id=_new_id("in"),
-        from_profile_id=sender.id,
-        to_profile_id=recipient.id,
+    interest = _pending(
+        sender,
+        recipient,
+        settings,
+        now,
         message=body.message,
         partnership_type=body.partnership_type,
-        state="pending",
-        created_at=now,
-        expires_at=now + timedelta(days=settings.interest_ttl_days),
     )
     session.add(interest)
     try:
@@ -201,6 +199,25 @@ def send_interest(
     else:
         _emit_interest(session, recipient.id, "interest.received", interest)
     return interest
+
+
+def _pending(
+    sender: Profile,
+    recipient: Profile,
+    settings: IntroductionSettings,
+    now: datetime,
+    **values: object,
+) -> Interest:
+    """A new interest waiting for ``recipient``'s answer until the configured time passes."""
+    return Interest(
+        public_id=_new_id("in"),
+        from_profile_id=sender.id,
+        to_profile_id=recipient.id,
+        state="pending",
+        created_at=now,
+        expires_at=now + timedelta(days=settings.interest_ttl_days),
+        **values,
+    )
 
 
 def _transition(session: Session, interest: Interest, new: str, now: datetime, **values) -> bool:
@@ -329,16 +346,14 @@ def broker(
     intro.introduced_at = None
     session.flush()
     for sender, recipient in ((b, a), (a, b)):
-        interest = Interest(
-            public_id=_new_id("in"),
-            from_profile_id=sender.id,
-            to_profile_id=recipient.id,
+        interest = _pending(
+            sender,
+            recipient,
+            settings,
+            now,
+            message=body.message,
             introduction_id=intro.id,
             broker_key_id=principal.key_id,
-            message=body.message,
-            state="pending",
-            created_at=now,
-            expires_at=now + timedelta(days=settings.interest_ttl_days),
         )
         session.add(interest)
         session.flush()
