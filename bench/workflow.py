@@ -28,6 +28,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import sqlite3
 import sys
 import threading
@@ -304,6 +305,7 @@ def main() -> None:
         log(json.dumps(res["events"]))
     finally:
         srv.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)  # the copy; the registry stays clean
     write_result("workflow" + (f"-{a.tag}" if a.tag else ""), res)
 
 
