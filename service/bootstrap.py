@@ -3,7 +3,8 @@ the benches alike, so none of them has to import the web app to get an encoder."
 
 from __future__ import annotations
 
-from embeddings.encoder import Encoder, prepare_onnx
+from embeddings.encoder import Encoder
+from embeddings.onnx_cache import prepare_onnx
 from service.config import Settings
 from service.indexing.service import MatchIndex
 

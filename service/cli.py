@@ -100,7 +100,7 @@ def _prepare_model_cache(s: Settings) -> None:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from embeddings.encoder import ModelNotFound
+    from embeddings.onnx_cache import ModelNotFound
 
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         try:

@@ -14,7 +14,7 @@ CHILD = """
 import logging, sys, time
 from pathlib import Path
 logging.basicConfig(level="INFO", format="%(levelname)s %(name)s %(message)s")
-from embeddings.encoder import prepare_onnx
+from embeddings.onnx_cache import prepare_onnx
 go = Path(sys.argv[2])
 while not go.exists():
     time.sleep(0.005)
@@ -47,6 +47,6 @@ def test_processes_preparing_a_fresh_cache_at_once_all_succeed_and_it_is_written
     assert not list(cache.rglob("*.tmp.onnx")) and not list(cache.rglob(".*.tmp.onnx"))
     lines = "".join(err for _, err in results).strip().splitlines()
     # One process did the work (it logs one line as it starts); the other waited for it.
-    assert len([x for x in lines if x.startswith("INFO embeddings.encoder")]) == 1, lines
+    assert len([x for x in lines if x.startswith("INFO embeddings.onnx_cache")]) == 1, lines
     # Everything else the export and the quantiser say is at DEBUG level now.
     assert len(lines) == 1 and "preparing the ONNX model" in lines[0], lines

@@ -77,7 +77,7 @@ def _introduction_of_pair(session: Session, a: int, b: int) -> Introduction | No
     )
 
 
-def _emit_interest(session: Session, to: int, kind: str, interest: Interest) -> None:
+def emit_interest(session: Session, to: int, kind: str, interest: Interest) -> None:
     outbox.emit(session, to, kind, {"interest": views.interest_event(session, interest)})
 
 
@@ -194,10 +194,10 @@ def send_interest(
     if reverse is not None and _transition(session, reverse, "accepted", now):
         interest.state, interest.answered_at = "accepted", now
         session.flush()
-        _emit_interest(session, recipient.id, "interest.accepted", reverse)
+        emit_interest(session, recipient.id, "interest.accepted", reverse)
         _introduce(session, sender.id, recipient.id, now)
     else:
-        _emit_interest(session, recipient.id, "interest.received", interest)
+        emit_interest(session, recipient.id, "interest.received", interest)
     return interest
 
 
@@ -293,10 +293,10 @@ def answer(
         raise _not_open(interest, now)
     if intro is None:
         if new == "accepted":
-            _emit_interest(session, interest.from_profile_id, "interest.accepted", interest)
+            emit_interest(session, interest.from_profile_id, "interest.accepted", interest)
             _introduce(session, interest.from_profile_id, interest.to_profile_id, now)
         elif new == "declined":
-            _emit_interest(session, interest.from_profile_id, "interest.declined", interest)
+            emit_interest(session, interest.from_profile_id, "interest.declined", interest)
         return interest
     sibling = session.scalar(
         select(Interest).where(Interest.introduction_id == intro.id, Interest.id != interest.id)
@@ -357,7 +357,7 @@ def broker(
         )
         session.add(interest)
         session.flush()
-        _emit_interest(session, recipient.id, "interest.received", interest)
+        emit_interest(session, recipient.id, "interest.received", interest)
     return intro
 
 
@@ -399,42 +399,3 @@ def report_outcome(
     data["outcome"] = views.outcome_event(session, outcome)
     outbox.emit(session, other, "outcome.reported", data)
     return outcome
-
-
-# -- expiry ----------------------------------------------------------------------------------
-
-
-def expire_overdue(session: Session, limit: int = 500) -> int:
-    """Mark pending interests past their time expired (a state, never a deletion); returns how
-    many this call expired. Idempotent and safe with several workers and servers: each row
-    changes under its conditional UPDATE once."""
-    now = utcnow()
-    due = session.scalars(
-        select(Interest)
-        .where(Interest.state == "pending", Interest.expires_at <= now)
-        .order_by(Interest.expires_at)
-        .limit(limit)
-    ).all()
-    done = 0
-    for interest in due:
-        changed = session.execute(
-            update(Interest)
-            .where(Interest.id == interest.id, Interest.state == "pending")
-            .values(state="expired", answered_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not changed:
-            continue
-        done += 1
-        session.refresh(interest)
-        if interest.introduction_id is None:
-            _emit_interest(session, interest.from_profile_id, "interest.expired", interest)
-        else:
-            session.execute(
-                update(Introduction)
-                .where(Introduction.id == interest.introduction_id)
-                .where(Introduction.state == "proposed")
-                .values(state="expired")
-            )
-    session.flush()
-    return done

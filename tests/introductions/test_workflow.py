@@ -136,7 +136,7 @@ def test_withdraw_and_answer_after_are_409(client):
 
 
 def test_expiry_is_a_state_and_an_expired_interest_cannot_be_answered(client):
-    from service.introductions.service import expire_overdue
+    from service.introductions.sweeper import expire_overdue
 
     a, a_key, b, b_key = _pair(client)
     interest = _send(client, a, a_key, b).json()
@@ -243,7 +243,7 @@ def _events(client, profile: dict) -> list[str]:
 
 
 def test_every_state_change_writes_its_events(client, official):
-    from service.introductions.service import expire_overdue
+    from service.introductions.sweeper import expire_overdue
 
     a, a_key, b, b_key = _pair(client)
     first = _send(client, a, a_key, b).json()
