@@ -216,13 +216,13 @@ def test_two_deliverers_on_one_database_deliver_each_event_once(
     deliverers = [WebhookDeliverer(create_session_factory(e), settings) for e in engines]
     per_deliverer: list[list[str]] = [[], []]
     for d, mine in zip(deliverers, per_deliverer, strict=True):
-        deliver = d.deliver
+        post = d.post
 
-        def counted(item, deliver=deliver, mine=mine):  # noqa: ANN001, ANN202
+        def counted(item, post=post, mine=mine):  # noqa: ANN001, ANN202
             mine.append(item.public_id)
-            return deliver(item)
+            return post(item)
 
-        d.deliver = counted  # type: ignore[method-assign]
+        d.post = counted  # type: ignore[method-assign]
     try:
         for d in deliverers:
             d.start()
