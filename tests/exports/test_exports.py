@@ -279,7 +279,11 @@ def test_only_the_creating_key_and_admins_read_an_export(client, market, officia
         assert client.get(url, headers=admin).status_code == 200
     # Jobs from before owners were recorded (NULL owner): admins only.
     with transaction(state.sessions) as s:
-        s.add(ExportJob(id="ex_00000000000000a1", status="queued", format="csv", params={}, progress=0.0))
+        s.add(
+            ExportJob(
+                id="ex_00000000000000a1", status="queued", format="csv", params={}, progress=0.0
+            )
+        )
     assert client.get("/v1/exports/ex_00000000000000a1", headers=official).status_code == 404
     assert client.get("/v1/exports/ex_00000000000000a1", headers=admin).status_code == 200
 
