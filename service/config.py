@@ -126,7 +126,11 @@ class Settings(BaseSettings):
         20, ge=1, description="Registrations per client address per minute."
     )
     rate_limit_writes_per_minute: int = Field(
-        120, ge=1, description="Writes (PATCH, DELETE, bulk, exports) per key per minute."
+        120,
+        ge=1,
+        description="Writes (PATCH, DELETE, exports, bulk items) per key per minute. A bulk "
+        "registration counts one write per profile; a bulk larger than this can never pass "
+        "and gets 422.",
     )
     rate_limit_storage: str = Field(
         "memory://",

@@ -64,7 +64,7 @@ def bulk_create(
     body: BulkRequest, session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> BulkResponse:
     """Register up to 1000 profiles (officials and admins); each item succeeds or fails alone."""
-    allow_write(principal, state.limiter)
+    allow_write(principal, state.limiter, cost=len(body.profiles))
     validated = service.validate_bulk_items(body.profiles)
     valid = [(i, v) for i, v in enumerate(validated) if not isinstance(v, MatchmakerError)]
     done = service.register_many(session, state.encoder, [v for _, v in valid])
