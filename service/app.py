@@ -30,6 +30,7 @@ from service.core.middleware import (
     SecurityHeadersMiddleware,
 )
 from service.core.ratelimit import RateLimiter
+from service.core.threads import Lane
 from service.db import create_db_engine, create_session_factory
 from service.deps import AppState, StateDep, refuse_control_in_query
 from service.errors import InvalidInput, MatchmakerError
@@ -82,6 +83,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             limiter=RateLimiter(settings),
             metrics=metrics,
             match_slots=anyio.CapacityLimiter(settings.match_concurrency),
+            pairing_lane=_lane("pairings", settings.pairings_concurrency, settings),
+            bulk_lane=_lane("bulk registration", settings.bulk_concurrency, settings),
             syncer=syncer,
             exports=exports,
         )
@@ -93,6 +96,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         finally:
             state.exports.stop()
             state.syncer.stop()
+            state.pairing_lane.close()
+            state.bulk_lane.close()
             try:
                 index.save()
             except Exception:  # noqa: BLE001
@@ -129,6 +134,12 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def _lane(name: str, concurrency: int, settings: Settings) -> Lane:
+    return Lane(
+        name, concurrency=concurrency, queue=settings.heavy_queue, wait_s=settings.heavy_wait_s
+    )
 
 
 def _add_health(app: FastAPI, metrics: Metrics) -> None:

@@ -115,6 +115,46 @@ class Settings(BaseSettings):
         "arrival order. More would only take turns at Python's GIL, in no fair order, and "
         "crowd out the worker's other requests.",
     )
+    pairings_concurrency: int = Field(
+        1,
+        ge=1,
+        description="`GET /v1/pairings` requests each worker computes at once (each ranks the "
+        "whole registry, or a sector of it: seconds to minutes of one core). They run in "
+        "threads of their own at a low CPU priority (nice 19), so registrations and match "
+        "queries go first; the rest wait in arrival order (see heavy_queue, heavy_wait_s).",
+    )
+    bulk_concurrency: int = Field(
+        1,
+        ge=1,
+        description="`POST /v1/profiles/bulk` requests each worker works on at once (encoding "
+        "hundreds of profiles). Like pairings: threads of their own at a low CPU priority, and "
+        "their encoding never queues ahead of a single registration's.",
+    )
+    heavy_queue: int = Field(
+        2,
+        ge=0,
+        description="Pairings (and, separately, bulk) requests that may wait per worker "
+        "beyond those running; one more gets 503 with Retry-After at once.",
+    )
+    heavy_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest a pairings or bulk request waits for its turn; then 503 with "
+        "Retry-After, without having run.",
+    )
+    pairings_max_cost: int = Field(
+        10_000,
+        ge=1,
+        description="Largest `limit` x `per_org` of one `GET /v1/pairings` (its work grows with "
+        "both); more is 422 naming this limit. Whole-registry lists belong in an export.",
+    )
+    bulk_max_text_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="Largest total length, in characters, of the capabilities and needs texts "
+        "of one bulk request (about 50 s of one core's encoding); more is 413 naming this "
+        "limit.",
+    )
     candidate_pool: int = Field(
         100, ge=10, description="Candidates fetched from the index before exact re-ranking."
     )

@@ -107,38 +107,51 @@ def search_matches(
 
 
 @router.get("/pairings", response_model=PairingList)
-def pairings(
+async def pairings(
     session: SessionDep,
     state: StateDep,
-    index: IndexDep,
     principal: PrincipalDep,
     sector: SectorFilter = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     per_org: Annotated[int, Query(ge=1, le=100)] = 3,
     min_score: MinScore = 0.0,
 ) -> PairingList:
-    """Best IN-KR pairs across the registry, each organisation in at most ``per_org`` pairs."""
+    """Best IN-KR pairs across the registry, each organisation in at most ``per_org`` pairs.
+
+    ``limit`` x ``per_org`` is at most ``MATCHMAKER_PAIRINGS_MAX_COST`` (422 beyond). The work
+    runs in the pairings lane (``MATCHMAKER_PAIRINGS_CONCURRENCY``, at a low CPU priority), so
+    it never crowds out registrations and match lists: 503 with Retry-After when its queue is
+    full."""
     require_staff(principal)
-    found = service.best_pairings(
-        session,
-        index,
-        sector=sector,
-        limit=limit,
-        per_org=per_org,
-        min_score=min_score,
-        pool=state.settings.candidate_pool,
-        ranker=state.settings.ranker,
-    )
-    return PairingList(
-        pairings=[
-            PairingOut(
-                **{"in": ProfileSummary.of(p.in_profile)},
-                kr=ProfileSummary.of(p.kr_profile),
-                score=p.score,
-                components=p.components,
-                explanation=p.explanation,
-                evidence=p.evidence,
-            )
-            for p in found
-        ]
-    )
+    service.check_pairings_cost(limit, per_org, state.settings.pairings_max_cost)
+    index = state.index
+
+    def work() -> PairingList:
+        index.catch_up(session)
+        found = service.best_pairings(
+            session,
+            index,
+            sector=sector,
+            limit=limit,
+            per_org=per_org,
+            min_score=min_score,
+            pool=state.settings.candidate_pool,
+            ranker=state.settings.ranker,
+        )
+        out = PairingList(
+            pairings=[
+                PairingOut(
+                    **{"in": ProfileSummary.of(p.in_profile)},
+                    kr=ProfileSummary.of(p.kr_profile),
+                    score=p.score,
+                    components=p.components,
+                    explanation=p.explanation,
+                    evidence=p.evidence,
+                )
+                for p in found
+            ]
+        )
+        finish_here(session)
+        return out
+
+    return await state.pairing_lane.run(work)
