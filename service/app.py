@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 import faiss
+import torch
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from threadpoolctl import threadpool_limits
 
 from embeddings.encoder import Encoder
 from service.bootstrap import build_encoder, build_index
@@ -52,6 +54,12 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         private_dir(settings.data_dir)
         faiss.omp_set_num_threads(settings.search_threads)
+        # numpy's products (OpenBLAS) and torch's top-k (OpenMP) too: their pools' threads
+        # are the process's own, at normal priority, so a pairings request in its low-priority
+        # lane thread (service.core.threads.Lane) handed most of its CPU to them and crowded
+        # out match queries all the same.
+        threadpool_limits(settings.search_threads)
+        torch.set_num_threads(settings.search_threads)
         engine = create_db_engine(settings.resolved_database_url)
         sessions = create_session_factory(engine)
         enc = encoder or build_encoder(settings)

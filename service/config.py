@@ -101,8 +101,9 @@ class Settings(BaseSettings):
     search_threads: int = Field(
         1,
         ge=1,
-        description="FAISS (OpenMP) threads in the server. Requests already run in parallel, "
-        "so extra OpenMP threads only spin against them.",
+        description="FAISS (OpenMP), BLAS and torch threads in the server. Requests already run "
+        "in parallel, so extra threads only spin against them; and a pool's threads run at "
+        "normal priority, so work handed to them from a low-priority lane would not yield.",
     )
     sync_interval_s: float = Field(
         0.25, gt=0, description="Seconds between polls of the change log by each worker."
