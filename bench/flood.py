@@ -76,9 +76,11 @@ class Recorder:
         self.lat: dict[tuple[str, str], list[float]] = {}
         self.status: dict[tuple[str, str], Counter] = {}
 
-    def add(self, name: str, ms: float, status: int | str) -> None:
+    def add(self, name: str, ms: float, status: int | str, phase: str) -> None:
+        """A request counts in the phase it was sent in (one sent during the flood and
+        answered after it is the flood's)."""
         with self.lock:
-            key = (self.phase, name)
+            key = (phase, name)
             self.status.setdefault(key, Counter())[status] += 1
             if isinstance(status, int) and status < 500:
                 self.lat.setdefault(key, []).append(ms)
@@ -110,9 +112,9 @@ def probe_registrations(port: int, rec: Recorder, pool: list[dict], stop: thread
     while not stop.is_set():
         body = dict(pool[n % len(pool)], name=f"Flood Probe {tag} {n}")
         n += 1
-        t = time.perf_counter()
+        t, phase = time.perf_counter(), rec.phase
         status, _, _ = request(port, "POST", "/v1/profiles", body)
-        rec.add("POST profile", (time.perf_counter() - t) * 1000, status)
+        rec.add("POST profile", (time.perf_counter() - t) * 1000, status, phase)
         stop.wait(0.1)
 
 
@@ -120,9 +122,9 @@ def probe_matches(port: int, rec: Recorder, ids: list[str], admin: str, seed: in
     rng = random.Random(seed)
     while not stop.is_set():
         pid = rng.choice(ids)
-        t = time.perf_counter()
+        t, phase = time.perf_counter(), rec.phase
         status, _, _ = request(port, "GET", f"/v1/profiles/{pid}/matches?limit=10", key=admin)
-        rec.add("GET matches", (time.perf_counter() - t) * 1000, status)
+        rec.add("GET matches", (time.perf_counter() - t) * 1000, status, phase)
         stop.wait(0.05)
 
 
@@ -164,20 +166,20 @@ def flood_bulk(port, key, pool, size, chars, rec, stop, thread: int) -> None:
                     needs=long_text(pool, "needs", rnd * size + i + 7, chars, mark + "n"),
                 )
             )
-        t = time.perf_counter()
+        t, phase = time.perf_counter(), rec.phase
         status, _, _ = request(port, "POST", "/v1/profiles/bulk", {"profiles": items}, key, 600)
-        rec.add("flood bulk", (time.perf_counter() - t) * 1000, status)
+        rec.add("flood bulk", (time.perf_counter() - t) * 1000, status, phase)
         if status != 200:
             stop.wait(0.2)
 
 
 def flood_pairings(port, key, rec, stop) -> None:
     while not stop.is_set():
-        t = time.perf_counter()
+        t, phase = time.perf_counter(), rec.phase
         status, _, _ = request(
             port, "GET", "/v1/pairings?limit=100&per_org=3", key=key, timeout=600
         )
-        rec.add("flood pairings", (time.perf_counter() - t) * 1000, status)
+        rec.add("flood pairings", (time.perf_counter() - t) * 1000, status, phase)
         if status != 200:
             stop.wait(0.2)
 
@@ -304,7 +306,7 @@ def main() -> None:
         phases["flood"]["loadavg_end"] = la()
         with rec.lock:
             rec.phase = "after"
-        stop_probes.set()
+        stop_probes.set()  # probes in flight finish and count in the flood
         stop_flood.set()
         log("stopping: waiting for the flood's requests in flight")
         for t in probes + flood:

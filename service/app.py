@@ -54,12 +54,6 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         private_dir(settings.data_dir)
         faiss.omp_set_num_threads(settings.search_threads)
-        # numpy's products (OpenBLAS) and torch's top-k (OpenMP) too: their pools' threads
-        # are the process's own, at normal priority, so a pairings request in its low-priority
-        # lane thread (service.core.threads.Lane) handed most of its CPU to them and crowded
-        # out match queries all the same.
-        threadpool_limits(settings.search_threads)
-        torch.set_num_threads(settings.search_threads)
         engine = create_db_engine(settings.resolved_database_url)
         sessions = create_session_factory(engine)
         enc = encoder or build_encoder(settings)
@@ -76,6 +70,12 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             gc.freeze()
             gc.enable()
         log.info("search index %s: %s profiles", how, index.count())
+        # Once loaded, numpy's products (OpenBLAS) and torch's top-k (OpenMP) get as many
+        # threads as FAISS: their pools' threads are the process's own, at normal priority,
+        # so a pairings request in its low-priority lane thread (service.core.threads.Lane)
+        # handed most of its CPU to them and crowded out match queries all the same.
+        threadpool_limits(settings.search_threads)
+        torch.set_num_threads(settings.search_threads)
         lexical.warm_up()
         index.follow(sessions)
         syncer = IndexSyncer(
