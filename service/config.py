@@ -143,12 +143,6 @@ class Settings(BaseSettings):
         description="Longest a pairings or bulk request waits for its turn; then 503 with "
         "Retry-After, without having run.",
     )
-    pairings_max_cost: int = Field(
-        10_000,
-        ge=1,
-        description="Largest `limit` x `per_org` of one `GET /v1/pairings` (its work grows with "
-        "both); more is 422 naming this limit. Whole-registry lists belong in an export.",
-    )
     bulk_max_text_chars: int = Field(
         1_000_000,
         ge=1,

@@ -113,17 +113,18 @@ async def pairings(
     principal: PrincipalDep,
     sector: SectorFilter = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    per_org: Annotated[int, Query(ge=1, le=100)] = 3,
+    # At most 10 (was 100): with limit <= 1000, limit x per_org stays <= 10,000, a bound the
+    # schema states (a rule across two parameters it could not), and each organisation's
+    # candidate list (2 x per_org) stays within the candidate pool.
+    per_org: Annotated[int, Query(ge=1, le=10)] = 3,
     min_score: MinScore = 0.0,
 ) -> PairingList:
     """Best IN-KR pairs across the registry, each organisation in at most ``per_org`` pairs.
 
-    ``limit`` x ``per_org`` is at most ``MATCHMAKER_PAIRINGS_MAX_COST`` (422 beyond). The work
-    runs in the pairings lane (``MATCHMAKER_PAIRINGS_CONCURRENCY``, at a low CPU priority), so
-    it never crowds out registrations and match lists: 503 with Retry-After when its queue is
-    full."""
+    ``per_org`` is at most 10, so ``limit`` x ``per_org`` is at most 10,000. The work runs in
+    the pairings lane (``MATCHMAKER_PAIRINGS_CONCURRENCY``, at a low CPU priority), so it never
+    crowds out registrations and match lists: 503 with Retry-After when its queue is full."""
     require_staff(principal)
-    service.check_pairings_cost(limit, per_org, state.settings.pairings_max_cost)
     index = state.index
 
     def work() -> PairingList:

@@ -8,7 +8,6 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from service.config import RankerSettings
-from service.errors import InvalidInput
 from service.indexing.columns import COUNTRY_CODE, ORG_CODE, Summary
 from service.indexing.lexical import profile_terms
 from service.indexing.search import CandidateSource, Filters
@@ -179,18 +178,6 @@ class Pairing:
     components: dict[str, float]
     explanation: str
     evidence: list[Evidence]
-
-
-def check_pairings_cost(limit: int, per_org: int, max_cost: int) -> None:
-    """422 naming the limit when ``limit`` x ``per_org`` is over ``max_cost``: the work of a
-    pairings list grows with both (candidates per organisation, pairs explained)."""
-    if limit * per_org > max_cost:
-        raise InvalidInput(
-            f"limit x per_org is {limit * per_org}, more than {max_cost} "
-            "(MATCHMAKER_PAIRINGS_MAX_COST); lower either, or export the whole registry's "
-            "pairings with POST /v1/exports",
-            loc=["query", "per_org"],
-        )
 
 
 def best_pairings(
