@@ -74,7 +74,7 @@ class _TorchBackend:
         dim = getattr(self.model, "get_embedding_dimension", None)
         self.dim = int(dim() if dim else self.model.get_sentence_embedding_dimension())
 
-    def encode(self, sentences: list[str], batch_size: int) -> np.ndarray:
+    def encode(self, sentences: list[str], batch_size: int, background: bool = False) -> np.ndarray:
         out = self.model.encode(
             sentences, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
         )
@@ -108,11 +108,16 @@ class _OnnxBackend:
         self.input_names = {i.name for i in self.sessions[0].get_inputs()}
         self.dim = int(self.sessions[0].get_outputs()[0].shape[-1])
 
-    def encode(self, sentences: list[str], batch_size: int) -> np.ndarray:
+    def encode(self, sentences: list[str], batch_size: int, background: bool = False) -> np.ndarray:
         """Sentences are batched only with others of exactly the same token count, so no batch
         carries padding: the network's cost is per token, and padding a profile's sentences
         (20 tokens on average, up to 48) to the longest cost a quarter of its encoding time
-        (``bench/encode.py``). A sentence's vector then no longer depends on its batch."""
+        (``bench/encode.py``). A sentence's vector then no longer depends on its batch.
+
+        ``background``: run the batches one after another in the calling thread (sessions
+        are safe to share between threads) instead of the shared pool. Bulk work does this
+        from a low-priority thread: its hundreds of batches then never queue in the pool
+        ahead of a single registration's few, and the CPU they take yields to requests."""
         tokens = self.tokenizer(sentences, truncation=True, max_length=self.max_tokens)["input_ids"]
         by_length: dict[int, list[int]] = {}
         for i, ids in enumerate(tokens):
@@ -135,7 +140,11 @@ class _OnnxBackend:
             hidden = self.sessions[n % self.workers].run(None, feeds)[0]
             out[idx] = hidden.mean(axis=1)  # every token is real: the mean pooling's mask is 1
 
-        list(self.pool.map(run, range(len(batches)), batches))
+        if background:
+            for idx in batches:
+                run(self.workers - 1, idx)
+        else:
+            list(self.pool.map(run, range(len(batches)), batches))
         return _normalise(out)
 
 
@@ -191,8 +200,9 @@ class Encoder:
                 out.extend(fit_to_window(s, self._count_tokens, self._backend.max_tokens))
         return out
 
-    def encode_sentences(self, sentences: list[str]) -> np.ndarray:
-        """Vectors for sentences already within the window; repeated sentences encode once."""
+    def encode_sentences(self, sentences: list[str], *, background: bool = False) -> np.ndarray:
+        """Vectors for sentences already within the window; repeated sentences encode once.
+        ``background``: encode in the calling thread, not the shared pool (``_OnnxBackend``)."""
         result = np.empty((len(sentences), self.dim), dtype=np.float32)
         missing: dict[str, list[int]] = {}
         with self._lock:
@@ -205,7 +215,7 @@ class Encoder:
                     result[i] = v
         if missing:
             todo = list(missing)
-            vecs = self._backend.encode(todo, self.batch_size)
+            vecs = self._backend.encode(todo, self.batch_size, background)
             with self._lock:
                 self.calls += 1
                 self.encoded_sentences += len(todo)
@@ -220,17 +230,22 @@ class Encoder:
 
     # -- documents -----------------------------------------------------------------------
     def embed_documents(
-        self, texts: list[str], rewrite: list[Callable[[str], str] | None] | None = None
+        self,
+        texts: list[str],
+        rewrite: list[Callable[[str], str] | None] | None = None,
+        *,
+        background: bool = False,
     ) -> list[DocumentEmbedding]:
         """Embed many texts in one encoder pass (all their sentences batched together).
 
         ``rewrite[i]``, if given, turns each sentence of text i into what the encoder reads (the
         profile's own name masked, ``embeddings.text.mask_name``); the sentences kept for
-        quoting are the text's own."""
+        quoting are the text's own. ``background``: encode in the calling thread, never in the
+        pool that single requests share (bulk work, from a low-priority thread)."""
         split = [self.split(t) or [t.strip() or "-"] for t in texts]
         rewrite = rewrite or [None] * len(texts)
         flat = [f(s) if f else s for sents, f in zip(split, rewrite, strict=True) for s in sents]
-        vecs = self.encode_sentences(flat)
+        vecs = self.encode_sentences(flat, background=background)
         docs: list[DocumentEmbedding] = []
         pos = 0
         for sents in split:

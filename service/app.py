@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 import faiss
+import torch
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,6 +20,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from threadpoolctl import threadpool_limits
 
 from embeddings.encoder import Encoder
 from service.bootstrap import build_encoder, build_index
@@ -30,6 +32,7 @@ from service.core.middleware import (
     SecurityHeadersMiddleware,
 )
 from service.core.ratelimit import RateLimiter
+from service.core.threads import Lane
 from service.db import create_db_engine, create_session_factory
 from service.deps import AppState, StateDep, refuse_control_in_query
 from service.errors import InvalidInput, MatchmakerError
@@ -73,6 +76,12 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             gc.freeze()
             gc.enable()
         log.info("search index %s: %s profiles", how, index.count())
+        # Once loaded, numpy's products (OpenBLAS) and torch's top-k (OpenMP) get as many
+        # threads as FAISS: their pools' threads are the process's own, at normal priority,
+        # so a pairings request in its low-priority lane thread (service.core.threads.Lane)
+        # handed most of its CPU to them and crowded out match queries all the same.
+        threadpool_limits(settings.search_threads)
+        torch.set_num_threads(settings.search_threads)
         lexical.warm_up()
         index.follow(sessions)
         syncer = IndexSyncer(
@@ -97,6 +106,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             limiter=RateLimiter(settings),
             metrics=metrics,
             match_slots=anyio.CapacityLimiter(settings.match_concurrency),
+            pairing_lane=_lane("pairings", settings.pairings_concurrency, settings),
+            bulk_lane=_lane("bulk registration", settings.bulk_concurrency, settings),
             syncer=syncer,
             exports=exports,
             webhooks=webhooks,
@@ -114,6 +125,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             state.webhooks.stop()
             state.exports.stop()
             state.syncer.stop()
+            state.pairing_lane.close()
+            state.bulk_lane.close()
             try:
                 index.save()
             except Exception:  # noqa: BLE001
@@ -160,6 +173,12 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
 
 def operation_id(route: APIRoute) -> str:
     return route.name
+
+
+def _lane(name: str, concurrency: int, settings: Settings) -> Lane:
+    return Lane(
+        name, concurrency=concurrency, queue=settings.heavy_queue, wait_s=settings.heavy_wait_s
+    )
 
 
 def _add_health(app: FastAPI, metrics: Metrics) -> None:

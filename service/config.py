@@ -182,8 +182,9 @@ class Settings(BaseSettings):
     search_threads: int = Field(
         1,
         ge=1,
-        description="FAISS (OpenMP) threads in the server. Requests already run in parallel, "
-        "so extra OpenMP threads only spin against them.",
+        description="FAISS (OpenMP), BLAS and torch threads in the server. Requests already run "
+        "in parallel, so extra threads only spin against them; and a pool's threads run at "
+        "normal priority, so work handed to them from a low-priority lane would not yield.",
     )
     sync_interval_s: float = Field(
         0.25, gt=0, description="Seconds between polls of the change log by each worker."
@@ -195,6 +196,40 @@ class Settings(BaseSettings):
         description="Match queries each worker works on at once; the others wait their turn in "
         "arrival order. More would only take turns at Python's GIL, in no fair order, and "
         "crowd out the worker's other requests.",
+    )
+    pairings_concurrency: int = Field(
+        1,
+        ge=1,
+        description="`GET /v1/pairings` requests each worker computes at once (each ranks the "
+        "whole registry, or a sector of it: seconds to minutes of one core). They run in "
+        "threads of their own at a low CPU priority (nice 19), so registrations and match "
+        "queries go first; the rest wait in arrival order (see heavy_queue, heavy_wait_s).",
+    )
+    bulk_concurrency: int = Field(
+        1,
+        ge=1,
+        description="`POST /v1/profiles/bulk` requests each worker works on at once (encoding "
+        "hundreds of profiles). Like pairings: threads of their own at a low CPU priority, and "
+        "their encoding never queues ahead of a single registration's.",
+    )
+    heavy_queue: int = Field(
+        2,
+        ge=0,
+        description="Pairings (and, separately, bulk) requests that may wait per worker "
+        "beyond those running; one more gets 503 with Retry-After at once.",
+    )
+    heavy_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest a pairings or bulk request waits for its turn; then 503 with "
+        "Retry-After, without having run.",
+    )
+    bulk_max_text_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="Largest total length, in characters, of the capabilities and needs texts "
+        "of one bulk request (about 50 s of one core's encoding); more is 413 naming this "
+        "limit.",
     )
     candidate_pool: int = Field(
         100, ge=10, description="Candidates fetched from the index before exact re-ranking."
@@ -208,7 +243,11 @@ class Settings(BaseSettings):
         20, ge=1, description="Registrations per client address per minute."
     )
     rate_limit_writes_per_minute: int = Field(
-        120, ge=1, description="Writes (PATCH, DELETE, bulk, exports) per key per minute."
+        120,
+        ge=1,
+        description="Writes (PATCH, DELETE, exports, bulk items) per key per minute. A bulk "
+        "registration counts one write per profile; a bulk larger than this can never pass "
+        "and gets 422.",
     )
     rate_limit_storage: str = Field(
         "memory://",

@@ -20,7 +20,7 @@ from service.config import Settings
 from service.core import text
 from service.core.middleware import Metrics
 from service.core.ratelimit import RateLimiter
-from service.core.threads import BackgroundLoop
+from service.core.threads import BackgroundLoop, Lane
 from service.errors import InvalidInput
 from service.indexing.service import MatchIndex
 
@@ -42,6 +42,8 @@ class AppState:
     limiter: RateLimiter
     metrics: Metrics
     match_slots: anyio.CapacityLimiter  # first come, first served: see match_concurrency
+    pairing_lane: Lane  # whole-registry work: see pairings_concurrency, heavy_queue
+    bulk_lane: Lane  # see bulk_concurrency
     syncer: BackgroundLoop  # indexing.syncer.IndexSyncer
     exports: BackgroundLoop  # exports.service.ExportRunner
     webhooks: BackgroundLoop  # webhooks.deliverer.WebhookDeliverer

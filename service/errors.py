@@ -88,9 +88,28 @@ class LimitReached(MatchmakerError):
     code = "limit_reached"
 
 
+class Busy(MatchmakerError):
+    """Heavy work of one kind (pairings, bulk registration) is at its limit on this worker:
+    the work running, the queue full or the wait too long (``service.core.threads.Lane``)."""
+
+    status_code = 503
+    code = "busy"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class Unavailable(MatchmakerError):
     status_code = 503
     code = "unavailable"
+
+
+class TooLarge(MatchmakerError):
+    """A request whose work would exceed a configured cost (named in the message)."""
+
+    status_code = 413
+    code = "too_large"
 
 
 class ErrorBody(BaseModel):
@@ -112,6 +131,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "Conflict (duplicate organisation, export not done)"),
         (413, "Request body too large"),
         (429, "Rate limited, or too many unfinished exports; see Retry-After"),
-        (503, "Database unavailable or index catching up"),
+        (503, "Database unavailable, index catching up, or heavy work queue full; see Retry-After"),
     )
 }

@@ -103,13 +103,15 @@ def require_owner_or_admin(principal: Principal, profile_id: int) -> None:
         raise Forbidden("only the profile's owner or an admin may change it")
 
 
-def allow_write(principal: Principal, limiter: RateLimiter, *, owner_of: int | None = None) -> None:
+def allow_write(
+    principal: Principal, limiter: RateLimiter, *, owner_of: int | None = None, cost: int = 1
+) -> None:
     """The write rule, written once: officials and admins may write (with ``owner_of``, the
     profile's owner and admins), and every write but an admin's counts against the key's rate
-    limit."""
+    limit, ``cost`` times (a bulk of N profiles costs N)."""
     if owner_of is None:
         require_staff(principal)
     else:
         require_owner_or_admin(principal, owner_of)
     if principal.role != "admin":
-        limiter.write(principal.rate_key)
+        limiter.write(principal.rate_key, cost)

@@ -1,4 +1,7 @@
-"""Rate limits on registrations (per client address) and writes (per key), using ``limits``."""
+"""Rate limits on registrations (per client address) and writes (per key), using ``limits``.
+
+Writes are weighted: a bulk registration of N profiles counts as N writes (it costs the
+server N registrations' encoding), so one key cannot register without bound by batching."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import time
 from limits import RateLimitItemPerMinute, storage, strategies
 
 from service.config import Settings
-from service.errors import RateLimited
+from service.errors import InvalidInput, RateLimited
 
 
 class RateLimiter:
@@ -20,8 +23,8 @@ class RateLimiter:
         self._registration = RateLimitItemPerMinute(settings.rate_limit_registrations_per_minute)
         self._writes = RateLimitItemPerMinute(settings.rate_limit_writes_per_minute)
 
-    def _hit(self, item: RateLimitItemPerMinute, *keys: str) -> None:
-        if not self.enabled or self._strategy.hit(item, *keys):
+    def _hit(self, item: RateLimitItemPerMinute, *keys: str, cost: int = 1) -> None:
+        if not self.enabled or self._strategy.hit(item, *keys, cost=cost):
             return
         reset = self._strategy.get_window_stats(item, *keys).reset_time
         retry = max(1, math.ceil(reset - time.time()))
@@ -30,5 +33,19 @@ class RateLimiter:
     def registration(self, client: str) -> None:
         self._hit(self._registration, "registration", client)
 
-    def write(self, key: str) -> None:
-        self._hit(self._writes, "write", key)
+    @property
+    def writes_per_minute(self) -> int:
+        return self._writes.amount
+
+    def write(self, key: str, cost: int = 1) -> None:
+        """Count a write of ``cost`` units (a bulk of N profiles costs N) against the key's
+        per-minute allowance. A cost above the whole allowance could never pass: 422 naming
+        the limit, not a 429 that no wait would cure."""
+        if self.enabled and cost > self._writes.amount:
+            raise InvalidInput(
+                f"this request counts as {cost} writes, more than the key's limit of "
+                f"{self._writes.amount} per minute (MATCHMAKER_RATE_LIMIT_WRITES_PER_MINUTE); "
+                "split it into smaller requests",
+                loc=["body", "profiles"],
+            )
+        self._hit(self._writes, "write", key, cost=cost)

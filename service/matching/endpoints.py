@@ -120,38 +120,52 @@ def search_matches(
 
 
 @router.get("/pairings", response_model=PairingList)
-def pairings(
+async def pairings(
     session: SessionDep,
     state: StateDep,
-    index: IndexDep,
     principal: PrincipalDep,
     sector: SectorFilter = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    per_org: Annotated[int, Query(ge=1, le=100)] = 3,
+    # At most 10 (was 100): with limit <= 1000, limit x per_org stays <= 10,000, a bound the
+    # schema states (a rule across two parameters it could not), and each organisation's
+    # candidate list (2 x per_org) stays within the candidate pool.
+    per_org: Annotated[int, Query(ge=1, le=10)] = 3,
     min_score: MinScore = 0.0,
 ) -> PairingList:
-    """Best IN-KR pairs across the registry, each organisation in at most ``per_org`` pairs."""
+    """Best IN-KR pairs across the registry, each organisation in at most ``per_org`` pairs.
+
+    ``per_org`` is at most 10, so ``limit`` x ``per_org`` is at most 10,000. The work runs in
+    the pairings lane (``MATCHMAKER_PAIRINGS_CONCURRENCY``, at a low CPU priority), so it never
+    crowds out registrations and match lists: 503 with Retry-After when its queue is full."""
     require_staff(principal)
-    found = service.best_pairings(
-        session,
-        index,
-        sector=sector,
-        limit=limit,
-        per_org=per_org,
-        min_score=min_score,
-        pool=state.settings.candidate_pool,
-        ranker=state.settings.ranker,
-    )
-    return PairingList(
-        pairings=[
-            PairingOut(
-                **{"in": ProfileSummary.of(p.in_profile)},
-                kr=ProfileSummary.of(p.kr_profile),
-                score=p.score,
-                components=p.components,
-                explanation=p.explanation,
-                evidence=p.evidence,
-            )
-            for p in found
-        ]
-    )
+    index = state.index
+
+    def work() -> PairingList:
+        index.catch_up(session)
+        found = service.best_pairings(
+            session,
+            index,
+            sector=sector,
+            limit=limit,
+            per_org=per_org,
+            min_score=min_score,
+            pool=state.settings.candidate_pool,
+            ranker=state.settings.ranker,
+        )
+        out = PairingList(
+            pairings=[
+                PairingOut(
+                    **{"in": ProfileSummary.of(p.in_profile)},
+                    kr=ProfileSummary.of(p.kr_profile),
+                    score=p.score,
+                    components=p.components,
+                    explanation=p.explanation,
+                    evidence=p.evidence,
+                )
+                for p in found
+            ]
+        )
+        finish_here(session)
+        return out
+
+    return await state.pairing_lane.run(work)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from service.auth.service import Principal, allow_write
 from service.core import text
@@ -60,26 +61,37 @@ def create_profile(
 
 
 @router.post("/profiles/bulk", response_model=BulkResponse)
-def bulk_create(
+async def bulk_create(
     body: BulkRequest, session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> BulkResponse:
-    """Register up to 1000 profiles (officials and admins); each item succeeds or fails alone."""
-    allow_write(principal, state.limiter)
-    validated = service.validate_bulk_items(body.profiles)
-    valid = [(i, v) for i, v in enumerate(validated) if not isinstance(v, MatchmakerError)]
-    done = service.register_many(session, state.encoder, [v for _, v in valid])
-    results: list[BulkItemResult] = []
-    outcome = dict(zip([i for i, _ in valid], done, strict=True))
-    for i, v in enumerate(validated):
-        r = outcome.get(i, v)
-        if isinstance(r, MatchmakerError):
-            results.append(BulkItemResult(index=i, status=r.status_code, error=r.body()))
-        else:
-            results.append(
-                BulkItemResult(index=i, status=201, id=r.profile.public_id, api_key=r.api_key)
-            )
-    created = sum(1 for r in results if r.status == 201)
-    return BulkResponse(created=created, failed=len(results) - created, results=results)
+    """Register up to 1000 profiles (officials and admins); each item succeeds or fails alone.
+
+    Counts one write per profile against the key's rate limit; texts over
+    ``MATCHMAKER_BULK_MAX_TEXT_CHARS`` in all are 413. The work runs in the bulk lane
+    (``MATCHMAKER_BULK_CONCURRENCY``, at a low CPU priority): 503 with Retry-After when its
+    queue is full."""
+    service.check_bulk_size(body.profiles, state.settings.bulk_max_text_chars)
+    await run_in_threadpool(allow_write, principal, state.limiter, cost=len(body.profiles))
+
+    def work() -> BulkResponse:
+        validated = service.validate_bulk_items(body.profiles)
+        valid = [(i, v) for i, v in enumerate(validated) if not isinstance(v, MatchmakerError)]
+        done = service.register_many(session, state.encoder, [v for _, v in valid], background=True)
+        results: list[BulkItemResult] = []
+        outcome = dict(zip([i for i, _ in valid], done, strict=True))
+        for i, v in enumerate(validated):
+            r = outcome.get(i, v)
+            if isinstance(r, MatchmakerError):
+                results.append(BulkItemResult(index=i, status=r.status_code, error=r.body()))
+            else:
+                results.append(
+                    BulkItemResult(index=i, status=201, id=r.profile.public_id, api_key=r.api_key)
+                )
+        finish_here(session)
+        created = sum(1 for r in results if r.status == 201)
+        return BulkResponse(created=created, failed=len(results) - created, results=results)
+
+    return await state.bulk_lane.run(work)
 
 
 @router.get("/profiles", response_model=ProfileList, openapi_extra=KEY_OPTIONAL)

@@ -22,7 +22,7 @@ from embeddings.encoder import Encoder
 from embeddings.text import own_name_masker, text_hash
 from service.auth.service import Principal, create_key
 from service.core.text import name_key, nfc, quote
-from service.errors import Conflict, InvalidInput, MatchmakerError, NotFound
+from service.errors import Conflict, InvalidInput, MatchmakerError, NotFound, TooLarge
 from service.profiles import changes as change_log
 from service.profiles import repository as repo
 from service.profiles.models import TEXT_FIELDS, Profile
@@ -45,11 +45,12 @@ class Registered:
 
 
 def register_many(
-    session: Session, encoder: Encoder, items: list[ProfileCreate]
+    session: Session, encoder: Encoder, items: list[ProfileCreate], *, background: bool = False
 ) -> list[Registered | MatchmakerError]:
     """Register validated profiles; each item succeeds or fails on its own.
 
-    All texts are encoded in one batched encoder pass; each insert runs in a savepoint so a
+    All texts are encoded in one batched encoder pass (``background``: in the calling thread,
+    not the encoder pool single registrations share); each insert runs in a savepoint so a
     failing item leaves nothing behind while the others are kept.
     """
     results: list[Registered | MatchmakerError | None] = [None] * len(items)
@@ -73,7 +74,9 @@ def register_many(
 
     texts = [t for i in todo for t in (items[i].capabilities, items[i].needs)]
     maskers = [own_name_masker(items[i].name, items[i].org_type) for i in todo]
-    docs = encoder.embed_documents(texts, rewrite=[m for m in maskers for _ in range(2)])
+    docs = encoder.embed_documents(
+        texts, rewrite=[m for m in maskers for _ in range(2)], background=background
+    )
     created: list[int] = []
     for n, i in enumerate(todo):
         item = items[i]
@@ -124,6 +127,21 @@ def register(session: Session, encoder: Encoder, item: ProfileCreate) -> Registe
     if isinstance(result, MatchmakerError):
         raise result
     return result
+
+
+def check_bulk_size(raw_items: list[dict[str, Any]], max_chars: int) -> None:
+    """413 naming the limit when the texts of a bulk request are longer in all than
+    ``max_chars`` (their encoding is the request's cost)."""
+    total = sum(
+        len(v) for raw in raw_items for f in TEXT_FIELDS if isinstance(v := raw.get(f), str)
+    )
+    if total > max_chars:
+        raise TooLarge(
+            f"the capabilities and needs texts of this bulk request hold {total} characters in "
+            f"all, more than {max_chars} (MATCHMAKER_BULK_MAX_TEXT_CHARS); send fewer profiles "
+            "per request",
+            limit=max_chars,
+        )
 
 
 def validate_bulk_items(raw_items: list[dict[str, Any]]) -> list[ProfileCreate | InvalidInput]:

@@ -48,3 +48,45 @@ def test_cors_configurable(tmp_path, database_url, encoder, settings):
         assert r.headers["access-control-allow-origin"] == "https://ok.example"
         r = c.get("/v1/sectors", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in r.headers
+
+
+def test_bulk_counts_one_write_per_profile(tmp_path, database_url, encoder, settings):
+    """A bulk of N profiles costs N writes of the key's allowance (it was one write, so a key
+    could register without bound by batching), and a bulk over the whole allowance, which no
+    wait would let through, is 422 naming the limit."""
+    from service.auth.service import create_key
+    from service.db import transaction
+
+    s = make_settings(
+        tmp_path / "rl3", database_url, rate_limit_enabled=True, rate_limit_writes_per_minute=5
+    )
+    with TestClient(create_app(s, encoder=encoder)) as c:
+        with transaction(c.app.state.matchmaker.sessions) as session:
+            h = {"X-API-Key": create_key(session, "official", "bulk")}
+        bulk = {"profiles": [profile_payload() for _ in range(3)]}
+        r = c.post("/v1/profiles/bulk", json=bulk, headers=h)
+        assert r.status_code == 200 and r.json()["created"] == 3
+        r = c.post(
+            "/v1/profiles/bulk", json={"profiles": [profile_payload() for _ in range(3)]}, headers=h
+        )
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        # Two writes are left: a bulk of two passes, a PATCH-sized write after it does not.
+        r = c.post(
+            "/v1/profiles/bulk", json={"profiles": [profile_payload() for _ in range(2)]}, headers=h
+        )
+        assert r.status_code == 200 and r.json()["created"] == 2
+        r = c.post("/v1/profiles/bulk", json={"profiles": [profile_payload()]}, headers=h)
+        assert r.status_code == 429
+        # Larger than the whole allowance: refused for good, naming the setting.
+        r = c.post(
+            "/v1/profiles/bulk", json={"profiles": [profile_payload() for _ in range(6)]}, headers=h
+        )
+        assert r.status_code == 422
+        assert "WRITES_PER_MINUTE" in r.json()["detail"][0]["msg"]
+        # Admins are exempt.
+        r = c.post(
+            "/v1/profiles/bulk",
+            json={"profiles": [profile_payload() for _ in range(6)]},
+            headers={"X-API-Key": ADMIN_KEY},
+        )
+        assert r.status_code == 200 and r.json()["created"] == 6
