@@ -10,8 +10,22 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
-.PHONY: install run test lint bench
-install: $(BIN)/.installed
+# The console's browser tests drive the system Chromium through chromedriver, with fonts for
+# Hangul and Devanagari; installed once with apt (root), a no-op when already there.
+BROWSER_PACKAGES := chromium chromium-driver fonts-nanum fonts-lohit-deva
+
+.PHONY: install run test lint bench browser
+install: $(BIN)/.installed browser
+
+browser:
+	@if ! dpkg-query -W -f='$${Status}\n' $(BROWSER_PACKAGES) 2>/dev/null | grep -qv '^install ok installed$$' \
+	    && [ "$$(dpkg-query -W -f='$${Status}\n' $(BROWSER_PACKAGES) 2>/dev/null | wc -l)" -eq $(words $(BROWSER_PACKAGES)) ]; then \
+	  :; \
+	else \
+	  echo "installing $(BROWSER_PACKAGES)"; \
+	  $$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES); \
+	fi
 
 run: install
 	$(BIN)/matchmaker seed --if-empty

@@ -14,7 +14,7 @@ import torch
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from prometheus_client import generate_latest
@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 from embeddings.encoder import Encoder
 from service.bootstrap import build_encoder, build_index
 from service.config import Settings
+from service.console import routes as console
 from service.core.middleware import (
     BodyLimitMiddleware,
     Metrics,
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(exports_router)
     app.include_router(webhooks_router)
     app.include_router(introductions_router)
+    console.install(app, settings)
     _add_health(app, metrics)
     _add_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -224,11 +226,15 @@ def _add_health(app: FastAPI, metrics: Metrics) -> None:
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MatchmakerError)
-    async def domain_error(_: Request, exc: MatchmakerError) -> JSONResponse:
+    async def domain_error(request: Request, exc: MatchmakerError) -> Response:
+        if console.is_console(request):
+            return console.error_page(request, exc)
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if console.is_console(request):
+            return console.error_page(request, InvalidInput("invalid input", errors=exc.errors()))
         # Name each offending field; never echo the input back (it may be huge or secret).
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}

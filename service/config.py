@@ -116,6 +116,34 @@ class IntroductionSettings(BaseSettings):
     )
 
 
+class ConsoleSettings(BaseSettings):
+    """The web console at /console; see ``service.console``."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHMAKER_CONSOLE_", extra="ignore")
+
+    secret: SecretStr | None = Field(
+        None,
+        description="Key that signs the console's session cookies (32+ random characters). "
+        "Unset: one is made on first start and kept in <data_dir>/console-secret (0600), "
+        "shared by every worker using that folder; servers on different machines behind one "
+        "address must be given the same value.",
+    )
+    session_hours: float = Field(
+        8,
+        gt=0,
+        description="Hours a console sign-in lasts; after that the cookie is refused and the "
+        "user signs in again with the key.",
+    )
+    secure_cookie: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Mark the session cookie Secure: 'auto' when the request came over HTTPS "
+        "(behind a proxy, run uvicorn with --proxy-headers so it knows), 'always' or 'never'.",
+    )
+    pairings_per_org: int = Field(
+        3, ge=1, le=100, description="Default per-organisation cap on the pairings page."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHMAKER_", extra="ignore")
 
@@ -278,6 +306,7 @@ class Settings(BaseSettings):
         15.0, gt=0, description="A running export whose heartbeat is older is marked failed."
     )
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     log_level: str = Field("INFO", description="Python logging level.")
 
     @model_validator(mode="after")

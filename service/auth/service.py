@@ -81,6 +81,13 @@ def lookup_key(session: Session, raw: str) -> Principal:
     return Principal(row.role, row.id, row.profile_id)  # type: ignore[arg-type]
 
 
+def principal_of_key_id(session: Session, key_id: int) -> Principal | None:
+    """The principal of a stored key by its row id (None once the key is gone, e.g. with its
+    profile): how a console session, which keeps the id and never the key, is checked."""
+    row = session.get(ApiKey, key_id)
+    return None if row is None else Principal(row.role, row.id, row.profile_id)  # type: ignore[arg-type]
+
+
 def require_staff(principal: Principal) -> None:
     """Officials and admins only."""
     if principal.role == "anonymous":

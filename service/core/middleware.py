@@ -95,6 +95,13 @@ SECURITY_HEADERS = [
 ]
 # The interactive docs page needs scripts; everything else is JSON or a file download.
 STRICT_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# The console's pages: scripts, styles and images from this service only, never inline script
+# (SVG pictures are inline markup, styled by the console's stylesheet); forms post only here.
+CONSOLE_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+)
 
 
 class SecurityHeadersMiddleware:
@@ -106,6 +113,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         docs = scope["path"] in ("/docs", "/redoc", "/docs/oauth2-redirect")
+        console = scope["path"] == "/console" or scope["path"].startswith("/console/")
 
         started = False
 
@@ -115,7 +123,8 @@ class SecurityHeadersMiddleware:
                 started = True
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                extra = SECURITY_HEADERS + ([] if docs else [STRICT_CSP])
+                csp = [] if docs else [CONSOLE_CSP if console else STRICT_CSP]
+                extra = SECURITY_HEADERS + csp
                 headers += [(k, v) for k, v in extra if k not in present]
                 if b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))

@@ -5,7 +5,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Query
 
-from service.auth.service import require_owner_or_staff, require_staff
+from service.auth.service import require_staff
 from service.deps import (
     EncoderDep,
     IndexDep,
@@ -15,7 +15,6 @@ from service.deps import (
     finish_here,
 )
 from service.errors import ERROR_RESPONSES
-from service.introductions import queries as introductions
 from service.introductions.queries import PairStates
 from service.matching import service
 from service.matching.schemas import (
@@ -69,22 +68,16 @@ async def profile_matches(
     # in one thread-pool call among at most `match_concurrency` (first come, first served),
     # and the response is then validated and written on the event loop.
     def work() -> MatchList:
-        index.catch_up(session)
-        profile = service.indexed_subject(session, index, profile_id)
-        require_owner_or_staff(principal, profile.id)
-        pairs = introductions.pair_states(
-            session, profile.id, state.settings.introductions.decline_cooldown_days
-        )
-        matches = service.matches_for_profile(
+        profile, matches, pairs = service.match_list(
             session,
             index,
-            profile,
+            state.settings,
+            principal,
+            profile_id,
             limit=limit,
-            pool=state.settings.candidate_pool,
-            ranker=state.settings.ranker,
-            min_score=min_score,
             filters=service.Filters(sector, org_type, partnership_type),
-            hide=() if include_declined else pairs.hidden,
+            min_score=min_score,
+            include_declined=include_declined,
         )
         out = MatchList(profile_id=profile.public_id, matches=[_out(m, pairs) for m in matches])
         finish_here(session)

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.orm import Session
 
-from service.config import RankerSettings
+from service.auth.service import Principal, require_owner_or_staff
+from service.config import RankerSettings, Settings
 from service.indexing.columns import COUNTRY_CODE, ORG_CODE, Summary
 from service.indexing.lexical import profile_terms
 from service.indexing.search import CandidateSource, Filters
 from service.indexing.service import MatchIndex
+from service.introductions import queries as introductions
+from service.introductions.queries import PairStates
 from service.matching.explain import Evidence, explain_pairs
 from service.matching.features import COMPONENTS
 from service.matching.ranking import Ranked, rank, rank_profiles, top_pairs
@@ -99,6 +102,41 @@ def matches_for_profile(
         Match(profiles[i], round(float(r.scores[0, c]), 6), row_components(r, 0, c), *t)
         for i, c, t in zip(ids, cols, texts, strict=True)
     ]
+
+
+def match_list(
+    session: Session,
+    index: MatchIndex,
+    settings: Settings,
+    principal: Principal,
+    public_id: str,
+    *,
+    limit: int,
+    filters: Filters = Filters(),
+    min_score: float = 0.0,
+    include_declined: bool = False,
+) -> tuple[Summary, list[Match], PairStates]:
+    """A profile's match list as its owner, officials and admins see it (the API's and the
+    console's): the index caught up first, the partners with the pair's workflow state, and
+    those declined either way within the cooldown left out unless ``include_declined``."""
+    index.catch_up(session)
+    profile = indexed_subject(session, index, public_id)
+    require_owner_or_staff(principal, profile.id)
+    pairs = introductions.pair_states(
+        session, profile.id, settings.introductions.decline_cooldown_days
+    )
+    matches = matches_for_profile(
+        session,
+        index,
+        profile,
+        limit=limit,
+        pool=settings.candidate_pool,
+        ranker=settings.ranker,
+        min_score=min_score,
+        filters=filters,
+        hide=() if include_declined else pairs.hidden,
+    )
+    return profile, matches, pairs
 
 
 def competitors(r: Ranked, cols: list[int], ranker: RankerSettings) -> list[bool]:

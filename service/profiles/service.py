@@ -165,6 +165,14 @@ def get(session: Session, public_id: str) -> Profile:
     return profile
 
 
+def get_by_id(session: Session, profile_id: int) -> Profile:
+    """A profile by its row id (as a key or a console session names it)."""
+    profile = session.get(Profile, profile_id)
+    if profile is None:
+        raise NotFound("this profile no longer exists")
+    return profile
+
+
 def update(session: Session, encoder: Encoder, profile: Profile, patch: ProfileUpdate) -> Profile:
     """Apply a partial update; re-encode only texts whose content changed."""
     changes = patch.model_dump(exclude_unset=True)

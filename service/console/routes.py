@@ -1,0 +1,508 @@
+"""The web console at /console: HTML pages over the same domain services as the API.
+
+Routes stay thin: each reads a form or query, checks the signed-in principal with the API's
+own rules (``service.auth``), calls the domain service the API endpoint calls, and renders a
+template. Sessions and CSRF: ``service.console.session``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, field_validator
+from starlette.datastructures import FormData
+
+from service.auth.service import (
+    Principal,
+    allow_write,
+    lookup_key,
+    require_owner_or_admin,
+    require_staff,
+    resolve_without_lookup,
+)
+from service.console import charts, forms
+from service.console.session import ConsoleSession, Sessions, csrf_ok, principal_of
+from service.deps import SessionDep, StateDep, finish_here
+from service.errors import Forbidden, InvalidInput, MatchmakerError, NotFound, Unauthorized
+from service.exports import service as exports
+from service.exports.schemas import ExportParams
+from service.exports.writer import CONTENT_TYPES
+from service.introductions import queries as introductions
+from service.introductions import service as workflow
+from service.introductions.schemas import DeclineRequest, InterestCreate
+from service.matching import service as matching
+from service.profiles import service as profiles
+from service.profiles.schemas import ProfileCreate, ProfileUpdate, SectorCode
+from service.sectors import SECTORS
+from service.vocab import COUNTRIES, ORG_TYPES, PARTNERSHIP_TYPES, Country, OrgType
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
+templates.env.globals.update(
+    SECTORS=SECTORS,
+    SECTOR_NAMES={s.code: s.name for s in SECTORS},
+    COUNTRIES=COUNTRIES,
+    ORG_TYPES=ORG_TYPES,
+    PARTNERSHIP_TYPES=PARTNERSHIP_TYPES,
+    DECLINE_REASONS=("not_relevant", "competitor", "not_now", "already_in_contact", "other"),
+    FUNNEL_STEPS=charts.FUNNEL_STEPS,
+)
+templates.env.filters["sector_names"] = lambda codes: ", ".join(
+    {s.code: s.name for s in SECTORS}.get(c, c) for c in codes
+)
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+class SignInRequired(Unauthorized):
+    """No valid console session: the page redirects to the sign-in form."""
+
+
+@dataclass
+class Viewer:
+    sess: ConsoleSession | None
+    principal: Principal
+
+    @property
+    def role(self) -> str:
+        return self.principal.role
+
+
+def _sessions(request: Request) -> Sessions:
+    return request.app.state.console_sessions
+
+
+async def get_viewer(request: Request, session: SessionDep) -> Viewer:
+    sess = _sessions(request).read(request)
+    if sess is None or sess.role == "anonymous":
+        return Viewer(sess, principal_of(session, None))
+    return Viewer(sess, await run_in_threadpool(principal_of, session, sess))
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+async def get_user(viewer: ViewerDep) -> Viewer:
+    if viewer.role == "anonymous":
+        raise SignInRequired("sign in first")
+    return viewer
+
+
+UserDep = Annotated[Viewer, Depends(get_user)]
+
+
+async def get_form(request: Request, viewer: ViewerDep) -> FormData:
+    """The submitted form, once its CSRF token matched the session's."""
+    form = await request.form()
+    if not csrf_ok(viewer.sess, form.get("csrf")):
+        raise Forbidden(
+            "this form has expired or did not come from this console; reload the page and send "
+            "it again"
+        )
+    return form
+
+
+FormDep = Annotated[FormData, Depends(get_form)]
+
+
+def render(
+    request: Request, viewer: Viewer, name: str, status: int = 200, **context: Any
+) -> HTMLResponse:
+    sess = viewer.sess or ConsoleSession.anonymous()
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"viewer": viewer, "csrf": sess.csrf, **context},
+        status_code=status,
+    )
+    if viewer.sess is None:
+        _sessions(request).write(request, response, sess)
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def is_console(request: Request) -> bool:
+    path = request.url.path
+    return path == "/console" or path.startswith("/console/")
+
+
+def error_page(request: Request, exc: MatchmakerError) -> Response:
+    """Domain errors on console pages: a sign-in redirect, or a page saying what went wrong."""
+    if isinstance(exc, SignInRequired):
+        return redirect("/console/signin")
+    sessions = _sessions(request)
+    sess = sessions.read(request)
+    viewer = Viewer(sess, Principal(sess.role) if sess else Principal("anonymous"))
+    message = exc.message if not isinstance(exc, InvalidInput) else _invalid_text(exc)
+    return render(request, viewer, "error.html", exc.status_code, message=message, exc=exc)
+
+
+def _invalid_text(exc: InvalidInput) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in forms.domain_errors(exc).items())
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+
+
+@router.get("")
+async def home(viewer: ViewerDep) -> RedirectResponse:
+    if viewer.role == "anonymous":
+        return redirect("/console/signin")
+    if viewer.role == "owner":
+        return redirect("/console/me")
+    return redirect("/console/registry")
+
+
+@router.get("/signin")
+async def signin_page(request: Request, viewer: ViewerDep) -> HTMLResponse:
+    return render(request, viewer, "signin.html")
+
+
+@router.post("/signin")
+def signin(
+    request: Request, form: FormDep, viewer: ViewerDep, session: SessionDep, state: StateDep
+) -> Response:
+    raw = str(form.get("api_key", "")).strip()
+    admin = state.settings.admin_key.get_secret_value() if state.settings.admin_key else None
+    try:
+        principal = resolve_without_lookup(raw, admin) or lookup_key(session, raw)
+        if principal.role == "anonymous":
+            raise Unauthorized("enter an API key")
+    except Unauthorized as exc:
+        return render(request, viewer, "signin.html", 401, error=exc.message)
+    response = redirect("/console")
+    _sessions(request).write(request, response, ConsoleSession.of(principal))
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request, form: FormDep) -> Response:
+    response = redirect("/console/signin")
+    _sessions(request).clear(response)
+    return response
+
+
+@router.get("/me")
+async def my_profile(user: UserDep, session: SessionDep) -> RedirectResponse:
+    if user.principal.profile_id is None:
+        return redirect("/console/registry")
+    row = await run_in_threadpool(profiles.get_by_id, session, user.principal.profile_id)
+    return redirect(f"/console/profiles/{row.public_id}")
+
+
+# -- registry --------------------------------------------------------------------------------
+
+
+class RegistryQuery(BaseModel):
+    """The API's list filters (``GET /v1/profiles``); an empty box of the form means "any"."""
+
+    country: Country | None = None
+    sector: SectorCode | None = None
+    org_type: OrgType | None = None
+    q: str | None = None
+    cursor: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+
+PAGE_SIZE = 25
+
+
+@router.get("/registry")
+def registry(
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    filters: Annotated[RegistryQuery, Query()],
+) -> HTMLResponse:
+    page = profiles.list_profiles(
+        session,
+        user.principal,
+        country=filters.country,
+        sector=filters.sector,
+        org_type=filters.org_type,
+        q=filters.q[:200] if filters.q else None,
+        limit=PAGE_SIZE,
+        cursor=filters.cursor,
+    )
+    query = filters.model_dump(exclude={"cursor"}, exclude_none=True)
+    return render(request, user, "registry.html", page=page, filters=filters, query=query)
+
+
+# -- a profile, its matches and interests -----------------------------------------------------
+
+
+@router.get("/profiles/{profile_id}")
+async def profile_page(
+    request: Request, profile_id: str, user: UserDep, session: SessionDep, state: StateDep
+) -> HTMLResponse:
+    p = user.principal
+
+    def work() -> dict[str, Any]:
+        row = profiles.get(session, profile_id)
+        out: dict[str, Any] = {"profile": profiles.to_out(row, p), "matches": None}
+        if p.is_staff or p.owns(row.id):
+            _, matches, pairs = matching.match_list(
+                session, state.index, state.settings, p, profile_id, limit=10
+            )
+            out["matches"] = matches
+            out["pairs"] = pairs
+            out["interests"] = introductions.list_interests(
+                session, row, direction=None, state="pending", cursor=None, limit=50
+            ).items
+        out["mine"] = p.owns(row.id)
+        out["may_edit"] = p.owns(row.id) or p.role == "admin"
+        return out
+
+    ctx = await anyio.to_thread.run_sync(work, limiter=state.match_slots)
+    return render(request, user, "profile.html", **ctx)
+
+
+@router.post("/profiles/{profile_id}/interests")
+def send_interest(
+    profile_id: str, form: FormDep, user: UserDep, session: SessionDep, state: StateDep
+) -> Response:
+    values = {"to": form.get("to", ""), "message": form.get("message", "")}
+    body, errors = forms.parse(InterestCreate, values)
+    if body is None:
+        raise InvalidInput("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    workflow.send_interest(session, state.settings.introductions, user.principal, profile_id, body)
+    if user.role != "admin":
+        state.limiter.write(user.principal.rate_key)
+    return redirect(f"/console/profiles/{profile_id}#matches")
+
+
+@router.post("/interests/{interest_id}/{action}")
+def answer_interest(
+    interest_id: str,
+    action: str,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    state: StateDep,
+) -> Response:
+    if action not in ("accept", "decline", "withdraw"):
+        raise NotFound("no such action")
+    decline = None
+    if action == "decline":
+        decline, errors = forms.parse(
+            DeclineRequest, {"reason": form.get("reason", ""), "note": form.get("note") or None}
+        )
+        if decline is None:
+            raise InvalidInput("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    interest = workflow.answer(session, user.principal, interest_id, action, decline)
+    if user.role != "admin":
+        state.limiter.write(user.principal.rate_key)
+    back = str(form.get("back", ""))
+    mine = interest.to_profile_id if action != "withdraw" else interest.from_profile_id
+    if back.startswith("/console/") and not back.startswith("//"):
+        return redirect(back)
+    return redirect(f"/console/profiles/{profiles.get_by_id(session, mine).public_id}")
+
+
+# -- registration and editing ------------------------------------------------------------------
+
+
+@router.get("/register")
+async def register_page(request: Request, viewer: ViewerDep) -> HTMLResponse:
+    return render(request, viewer, "register.html", values={}, errors={})
+
+
+@router.post("/register")
+def register(
+    request: Request, form: FormDep, viewer: ViewerDep, session: SessionDep, state: StateDep
+) -> Response:
+    values = forms.profile_values(form, create=True)
+    body, errors = forms.parse(ProfileCreate, values)
+    if body is None:
+        return render(request, viewer, "register.html", 422, values=values, errors=errors)
+    if viewer.role != "admin":
+        state.limiter.registration(request.client.host if request.client else "unknown")
+    try:
+        reg = profiles.register(session, state.encoder, body)
+    except MatchmakerError as exc:
+        errors = forms.domain_errors(exc) if isinstance(exc, InvalidInput) else {}
+        errors.setdefault("form", exc.message)
+        return render(
+            request, viewer, "register.html", exc.status_code, values=values, errors=errors
+        )
+    return render(request, viewer, "registered.html", 201, profile=reg.profile, api_key=reg.api_key)
+
+
+def _editable(session: SessionDep, user: Viewer, profile_id: str):  # noqa: ANN202
+    row = profiles.get(session, profile_id)
+    require_owner_or_admin(user.principal, row.id)
+    return row
+
+
+@router.get("/profiles/{profile_id}/edit")
+def edit_page(
+    request: Request, profile_id: str, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    row = _editable(session, user, profile_id)
+    out = profiles.to_out(row, user.principal).model_dump(mode="json")
+    out["tags"] = ", ".join(out["tags"])
+    return render(request, user, "edit.html", profile=row, values=out, errors={})
+
+
+@router.post("/profiles/{profile_id}/edit")
+def edit(
+    request: Request,
+    profile_id: str,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    state: StateDep,
+) -> Response:
+    row = _editable(session, user, profile_id)
+    values = forms.profile_values(form, create=False)
+    patch, errors = forms.parse(ProfileUpdate, values)
+    if patch is None:
+        shown = {**values, "tags": ", ".join(values.get("tags", []))}
+        return render(request, user, "edit.html", 422, profile=row, values=shown, errors=errors)
+    allow_write(user.principal, state.limiter, owner_of=row.id)
+    profiles.update(session, state.encoder, row, patch)
+    return redirect(f"/console/profiles/{row.public_id}")
+
+
+# -- exports ---------------------------------------------------------------------------------
+
+
+@router.get("/exports")
+async def exports_page(request: Request, user: UserDep) -> HTMLResponse:
+    require_staff(user.principal)
+    return render(request, user, "exports.html", errors={})
+
+
+@router.post("/exports")
+def start_export(
+    request: Request, form: FormDep, user: UserDep, session: SessionDep, state: StateDep
+) -> Response:
+    require_staff(user.principal)
+    values = {k: form.get(k) for k in ("format", "sector", "country", "top_k", "min_score")}
+    params, errors = forms.parse(ExportParams, {k: v for k, v in values.items() if v})
+    if params is None:
+        return render(request, user, "exports.html", 422, errors=errors)
+    allow_write(user.principal, state.limiter)
+    job = exports.create_job(
+        session, params, user.principal, state.settings.export_max_pending_per_key
+    )
+    finish_here(session)  # the runner, woken next, must find the job committed
+    state.exports.wake()
+    return redirect(f"/console/exports/{job.id}")
+
+
+@router.get("/exports/{export_id}")
+def export_page(
+    request: Request, export_id: str, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    require_staff(user.principal)
+    job = exports.to_status(exports.get_job(session, export_id, user.principal))
+    return render(request, user, "export.html", job=job)
+
+
+@router.get("/exports/{export_id}/status")
+def export_status(
+    request: Request, export_id: str, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    """The status box alone, for htmx polling (it stops polling once the job is finished)."""
+    require_staff(user.principal)
+    job = exports.to_status(exports.get_job(session, export_id, user.principal))
+    return render(request, user, "_export_status.html", job=job)
+
+
+@router.get("/exports/{export_id}/file")
+def export_file(export_id: str, user: UserDep, session: SessionDep) -> FileResponse:
+    require_staff(user.principal)
+    job = exports.get_job(session, export_id, user.principal)
+    path = exports.finished_file(job)
+    return FileResponse(
+        path, media_type=CONTENT_TYPES[job.format], filename=f"pairings-{job.id}.{job.format}"
+    )
+
+
+# -- pairings --------------------------------------------------------------------------------
+
+
+class PairingsQuery(BaseModel):
+    sector: SectorCode | None = None
+    per_org: int | None = None
+    limit: int = 50
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+
+@router.get("/pairings")
+async def pairings_page(
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    state: StateDep,
+    query: Annotated[PairingsQuery, Query()],
+) -> HTMLResponse:
+    require_staff(user.principal)
+    per_org = min(100, max(1, query.per_org or state.settings.console.pairings_per_org))
+    limit = min(1000, max(1, query.limit))
+    s = state.settings
+
+    def work() -> dict[str, Any]:
+        state.index.catch_up(session)
+        found = matching.best_pairings(
+            session,
+            state.index,
+            sector=query.sector,
+            limit=limit,
+            per_org=per_org,
+            min_score=0.0,
+            pool=s.candidate_pool,
+            ranker=s.ranker,
+        )
+        # The pictures look at the whole registry: up to 500 pairs under the same cap.
+        overall = matching.best_pairings(
+            session,
+            state.index,
+            sector=None,
+            limit=500,
+            per_org=per_org,
+            min_score=0.0,
+            pool=s.candidate_pool,
+            ranker=s.ranker,
+        )
+        heat = charts.heatmap(
+            [(list(p.in_profile.sectors), list(p.kr_profile.sectors), p.score) for p in overall]
+        )
+        hist = charts.histogram([p.score for p in overall])
+        funnels = [
+            (sec, introductions.funnel(session, sector=sec.code, country=None, since=None))
+            for sec in SECTORS
+        ]
+        return {"pairings": found, "heat": heat, "hist": hist, "funnels": funnels}
+
+    ctx = await anyio.to_thread.run_sync(work, limiter=state.match_slots)
+    top = max((f.interests_sent for _, f in ctx["funnels"]), default=0)
+    return render(
+        request, user, "pairings.html", query=query, per_org=per_org, funnel_top=top, **ctx
+    )
+
+
+def install(app: FastAPI, settings: Any) -> None:
+    """Mount the console on ``app``: its routes, its static files, its session signer."""
+    app.state.console_sessions = Sessions(settings)
+    app.include_router(router)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
