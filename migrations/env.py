@@ -46,8 +46,23 @@ def _run(connection) -> None:  # noqa: ANN001
         render_as_batch=True,
         compare_type=True,
     )
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode rebuilds a table by copying it and dropping the old one, and with foreign
+        # keys on SQLite's DROP TABLE first deletes every row, cascading: rebuilding `profiles`
+        # emptied `profile_embeddings` and `api_keys`. The pragma only works outside a
+        # transaction, so it is set before the migrations' transaction, and the keys are
+        # checked after it.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the migration: {broken[:10]}")
 
 
 if context.is_offline_mode():

@@ -39,6 +39,12 @@ NAMING_CONVENTION = {
 # SQLite only autoincrements INTEGER primary keys; PostgreSQL gets a 64-bit key.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
+# Table option for every table whose integer key is generated. Without AUTOINCREMENT SQLite
+# hands out max(id) + 1, so deleting the newest profile (or key, or change) gave its id to
+# the next row, and whatever still named the old id (the change log, a saved index, an export's
+# owner key) then named the new row. PostgreSQL's sequences never go back; this is SQLite only.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
