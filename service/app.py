@@ -35,6 +35,7 @@ from service.errors import InvalidInput, MatchmakerError
 from service.exports.endpoints import router as exports_router
 from service.exports.service import ExportRunner
 from service.files import private_dir
+from service.idempotency.service import ExpiredResponseSweeper
 from service.indexing import lexical
 from service.indexing.syncer import IndexSyncer
 from service.matching.endpoints import router as matching_router
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             index, sessions, settings.sync_interval_s, settings.index_save_interval_s
         )
         exports = ExportRunner(sessions, index, settings)
+        sweeper = ExpiredResponseSweeper(sessions)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -87,10 +89,12 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         )
         syncer.start()
         exports.start()
+        sweeper.start()
         app.state.matchmaker = state
         try:
             yield
         finally:
+            sweeper.stop()
             state.exports.stop()
             state.syncer.stop()
             try:

@@ -149,6 +149,13 @@ class Settings(BaseSettings):
     export_stale_after_s: float = Field(
         15.0, gt=0, description="A running export whose heartbeat is older is marked failed."
     )
+    idempotency_ttl_hours: float = Field(
+        24.0,
+        gt=0,
+        description="How long the response of a POST sent with an Idempotency-Key is kept: a "
+        "retry with the same key and body within this time gets it again instead of writing "
+        "twice. Expired responses are deleted every 10 minutes.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
 
     @cached_property
