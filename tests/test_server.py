@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -9,7 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -325,3 +329,97 @@ def test_export_interrupted_by_sigkill_is_failed_after_restart(server_factory):
             assert f.status_code == 200 and f.text.count("\n") == status["rows"] + 1
         else:
             assert "interrupted" in status["error"] or status["error"]
+
+
+def _wait_for(query, conn, what: str, timeout: float = 60) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not conn.execute(query).scalar():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.001)
+
+
+@contextmanager
+def _held_after_commit(database_url: str, send) -> Iterator[bool]:  # noqa: ANN001
+    """Run ``send()`` (a registration) and enter once it has committed but before its
+    response can be sent: True if that moment is held until the block ends (PostgreSQL),
+    False if the commit was only seen as soon as possible (SQLite).
+
+    PostgreSQL, by its lock queue: the server's request, once committed, reads the change log
+    (its worker's index catches up before the response goes out). Connection ``a`` holds the
+    change log's table lock, so the request queues at its insert into it; connection ``b``
+    queues behind the request; ``a`` lets go; ``b`` is granted the lock exactly when the request
+    commits, and the request's read after the commit waits behind ``b``. SQLite's readers wait
+    for nothing, so there the database is polled for the stored response instead.
+    """
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    stored = text("SELECT count(*) FROM idempotent_responses")
+    if engine.dialect.name != "postgresql":
+        with engine.connect() as poll:
+            send()
+            _wait_for(stored, poll, "the commit")
+            yield False
+        engine.dispose()
+        return
+    waiting = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class t ON t.oid = l.relation"
+        " WHERE t.relname = 'profile_changes' AND NOT l.granted AND l.mode = :mode"
+    )
+    lock = text("LOCK TABLE profile_changes IN ACCESS EXCLUSIVE MODE")
+    with engine.connect() as a, engine.connect() as b, engine.connect() as watch:
+        a.execute(lock)
+        send()
+        _wait_for(waiting.bindparams(mode="RowExclusiveLock"), watch, "the request's insert")
+        queued = threading.Thread(target=b.execute, args=(lock,))
+        queued.start()
+        _wait_for(waiting.bindparams(mode="AccessExclusiveLock"), watch, "b in the queue")
+        a.rollback()  # the request takes the lock; b waits for its commit
+        queued.join(timeout=60)
+        assert not queued.is_alive()
+        assert watch.execute(stored).scalar() == 1  # committed
+        yield True
+        b.rollback()
+    engine.dispose()
+
+
+def test_a_registration_killed_between_commit_and_response_is_replayed_after_restart(
+    server_factory, database_url
+):
+    """The server is SIGKILLed after a registration committed and before its response reached
+    the client. Retried after the restart with the same Idempotency-Key and body, it answers
+    201 with the same profile and owner key (which works), not 409 for a duplicate."""
+    srv = server_factory().start()
+    body = json.dumps(profile_payload(country="KR")).encode()
+    key = str(uuid.uuid4())
+    client = socket.create_connection(("127.0.0.1", srv.port))
+    head = (
+        "POST /v1/profiles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Idempotency-Key: {key}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    with _held_after_commit(database_url, lambda: client.sendall(head.encode() + body)) as held:
+        srv.kill()
+    client.settimeout(2)
+    try:
+        received = client.recv(65536)
+    except OSError:
+        received = b""
+    client.close()
+    if held:  # killed while the response was held back: not a byte of it was sent
+        assert received == b"", received
+
+    srv.start()
+    headers = {"Idempotency-Key": key, "content-type": "application/json"}
+    with httpx.Client(base_url=srv.url, timeout=30) as c:
+        # What a client retrying without the header got: the organisation exists.
+        r = c.post("/v1/profiles", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 409, r.text
+        r = c.post("/v1/profiles", content=body, headers=headers)
+        assert r.status_code == 201, r.text
+        assert r.headers["idempotent-replayed"] == "true"
+        profile = r.json()
+        if received:  # the response had left before the kill: the replay is the same
+            assert profile["api_key"].encode() in received
+        owner = {"X-API-Key": profile["api_key"]}
+        assert c.get(f"/v1/profiles/{profile['id']}/matches", headers=owner).status_code == 200
+        assert c.post("/v1/profiles", content=body, headers=headers).json() == profile
