@@ -18,6 +18,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from embeddings.encoder import Encoder
 from service.bootstrap import build_encoder, build_index
@@ -132,6 +133,13 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         path_limits={"/v1/profiles/bulk": BULK_BODY_LIMIT},
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxies:
+        # Outermost, so everything after it (rate limits, logs) sees the client's address.
+        # uvicorn's own: it takes the right-most X-Forwarded-For hop that is not a trusted
+        # proxy (`serve` turns uvicorn's proxy handling off: it would trust 127.0.0.1).
+        app.add_middleware(
+            ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies]
+        )
     return app
 
 

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -128,9 +128,26 @@ class Settings(BaseSettings):
     rate_limit_writes_per_minute: int = Field(
         120, ge=1, description="Writes (PATCH, DELETE, bulk, exports) per key per minute."
     )
-    rate_limit_storage: str = Field(
-        "memory://",
-        description="limits storage URI, e.g. redis://127.0.0.1:6379 to share across workers.",
+    rate_limit_storage: str | None = Field(
+        None,
+        description="Where rate-limit counters live (a `limits` storage URI). Default: the "
+        "Redis of MATCHMAKER_REDIS_URL when set, so every worker of `serve --workers N` and "
+        "every server behind one address share each limit; else `memory://`, a counter per "
+        "process (N workers then allow N times each limit).",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis shared by every worker and server, e.g. redis://127.0.0.1:6379/0: "
+        "rate-limit counters go there unless MATCHMAKER_RATE_LIMIT_STORAGE says otherwise.",
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR networks, a JSON list such as "
+        '["10.0.0.0/8", "127.0.0.1"]) whose X-Forwarded-For is believed: a request from one '
+        "is limited by the right-most address of that header that is not itself a trusted "
+        "proxy (the client as the first trusted proxy saw it; what a client writes further "
+        "left is ignored). Default: none, every request is limited by its peer address, so "
+        "behind a proxy all clients share one limit until the proxy is listed here.",
     )
     cors_origins: list[str] = Field(
         default_factory=list, description="Allowed CORS origins; closed by default."
@@ -166,6 +183,10 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
             return url
         return f"sqlite:///{(self.data_dir / 'matchmaker.db').resolve()}"
+
+    @property
+    def resolved_rate_limit_storage(self) -> str:
+        return self.rate_limit_storage or self.redis_url or "memory://"
 
     @property
     def index_dir(self) -> Path:

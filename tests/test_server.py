@@ -423,3 +423,36 @@ def test_a_registration_killed_between_commit_and_response_is_replayed_after_res
         owner = {"X-API-Key": profile["api_key"]}
         assert c.get(f"/v1/profiles/{profile['id']}/matches", headers=owner).status_code == 200
         assert c.post("/v1/profiles", content=body, headers=headers).json() == profile
+
+
+def test_two_workers_share_rate_limits_through_redis(server_factory):
+    """`serve --workers 2` with MATCHMAKER_REDIS_URL: a client's registrations count against
+    one limit whichever worker takes them (with memory://, each worker kept its own count and
+    the client got twice the limit). The client is named by X-Forwarded-For from a trusted
+    proxy (this test's own address), as behind a reverse proxy."""
+    import random
+
+    srv = server_factory(workers=2)
+    srv.env.update(
+        MATCHMAKER_RATE_LIMIT_ENABLED="true",
+        MATCHMAKER_RATE_LIMIT_REGISTRATIONS_PER_MINUTE="3",
+        MATCHMAKER_REDIS_URL="redis://127.0.0.1:6379/0",
+        MATCHMAKER_TRUSTED_PROXIES='["127.0.0.1"]',
+    )
+    srv.start()
+    # An address of its own, so counts left in the shared Redis by other runs do not matter.
+    client = f"198.18.{random.randrange(256)}.{random.randrange(1, 255)}"
+    answers: list[tuple[int, int]] = []
+    for _ in range(8):
+        with httpx.Client(base_url=srv.url, timeout=30) as c:  # a new connection each time
+            worker = _worker_of(c, srv.url)
+            r = c.post("/v1/profiles", json=profile_payload(), headers={"X-Forwarded-For": client})
+            answers.append((worker, r.status_code))
+    assert [status for _, status in answers] == [201] * 3 + [429] * 5, answers
+    assert len({w for w, status in answers if status == 201}) == 2, answers  # both counted
+    # Another client behind the same proxy has a limit of its own.
+    other = f"198.19.{random.randrange(256)}.{random.randrange(1, 255)}"
+    r = httpx.post(
+        srv.url + "/v1/profiles", json=profile_payload(), headers={"X-Forwarded-For": other}
+    )
+    assert r.status_code == 201, r.text
