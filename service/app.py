@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         private_dir(settings.data_dir)
         faiss.omp_set_num_threads(settings.search_threads)
-        engine = create_db_engine(settings.resolved_database_url)
+        engine = create_db_engine(settings.resolved_database_url, settings.sqlite_synchronous)
         sessions = create_session_factory(engine)
         enc = encoder or build_encoder(settings)
         index = build_index(settings, enc.dim)

@@ -40,7 +40,7 @@ def _settings() -> Settings:
 def _sessions(s: Settings):  # noqa: ANN202
     from service.db import create_db_engine, create_session_factory
 
-    return create_session_factory(create_db_engine(s.resolved_database_url))
+    return create_session_factory(create_db_engine(s.resolved_database_url, s.sqlite_synchronous))
 
 
 def _index(s: Settings, sessions, rebuild: bool = False):  # noqa: ANN001, ANN202

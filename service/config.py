@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default is a SQLite file in the data dir."
     )
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="SQLite only (the database runs in WAL mode). NORMAL: a commit survives any "
+        "crash of the server process (SIGKILL, OOM), but a power cut or OS crash may lose the "
+        "last commits (the database stays consistent). FULL: every commit is synced to disk "
+        "before it is acknowledged; nothing acknowledged is lost, and each write pays for an "
+        "fsync.",
+    )
     admin_key: SecretStr | None = Field(
         None, description="Optional key that always has the admin role."
     )
