@@ -91,7 +91,9 @@ class Server:
                     continue
             except httpx.HTTPError:
                 pass
-            assert self.proc.poll() is None, "server exited during start-up"
+            assert self.proc.poll() is None, (
+                "server exited during start-up:\n" + (self.log.read_text(errors="replace")[-3000:])
+            )
             time.sleep(0.2)
         raise AssertionError(f"server did not become ready ({len(seen)} of {self.workers} workers)")
 
