@@ -47,6 +47,15 @@ def _run(connection) -> None:  # noqa: ANN001
         render_as_batch=True,
         compare_type=True,
     )
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode rebuilds a table by copying it and dropping the old one, and with foreign
+        # keys on SQLite's DROP TABLE first deletes every row, cascading: rebuilding `profiles`
+        # emptied `profile_embeddings` and `api_keys`. The pragma only works outside a
+        # transaction, so it is set before the migrations' transaction, and the keys are
+        # checked after it.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             # Servers sharing one database each migrate at start: one at a time, and the next
@@ -56,6 +65,12 @@ def _run(connection) -> None:  # noqa: ANN001
             # migrates once before starting its workers.
             connection.execute(text("SELECT pg_advisory_xact_lock(727102)"))
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the migration: {broken[:10]}")
 
 
 if context.is_offline_mode():

@@ -21,6 +21,7 @@ from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from threadpoolctl import threadpool_limits
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from embeddings.encoder import Encoder
 from service.bootstrap import build_encoder, build_index
@@ -40,6 +41,7 @@ from service.errors import InvalidInput, MatchmakerError
 from service.exports.endpoints import router as exports_router
 from service.exports.service import ExportRunner
 from service.files import private_dir
+from service.idempotency.service import ExpiredResponseSweeper
 from service.indexing import lexical
 from service.indexing.syncer import IndexSyncer
 from service.introductions.endpoints import router as introductions_router
@@ -61,7 +63,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         private_dir(settings.data_dir)
         faiss.omp_set_num_threads(settings.search_threads)
-        engine = create_db_engine(settings.resolved_database_url)
+        engine = create_db_engine(settings.resolved_database_url, settings.sqlite_synchronous)
         sessions = create_session_factory(engine)
         enc = encoder or build_encoder(settings)
         index = build_index(settings, enc.dim)
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         # An event leaves right after the commit that emitted it, not at the next poll.
         outbox.after_commit(sessions, webhooks.wake)
         sweeper = ExpirySweeper(sessions, settings.introductions)
+        idempotency_sweeper = ExpiredResponseSweeper(sessions)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -117,11 +120,13 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         syncer.start()
         exports.start()
         webhooks.start()
+        idempotency_sweeper.start()
         sweeper.start()
         app.state.matchmaker = state
         try:
             yield
         finally:
+            idempotency_sweeper.stop()
             state.sweeper.stop()
             state.webhooks.stop()
             state.exports.stop()
@@ -170,6 +175,13 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         path_limits={"/v1/profiles/bulk": BULK_BODY_LIMIT},
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxies:
+        # Outermost, so everything after it (rate limits, logs) sees the client's address.
+        # uvicorn's own: it takes the right-most X-Forwarded-For hop that is not a trusted
+        # proxy (`serve` turns uvicorn's proxy handling off: it would trust 127.0.0.1).
+        app.add_middleware(
+            ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies]
+        )
     return app
 
 

@@ -40,7 +40,7 @@ def _settings() -> Settings:
 def _sessions(s: Settings):  # noqa: ANN202
     from service.db import create_db_engine, create_session_factory
 
-    return create_session_factory(create_db_engine(s.resolved_database_url))
+    return create_session_factory(create_db_engine(s.resolved_database_url, s.sqlite_synchronous))
 
 
 def _index(s: Settings, sessions, rebuild: bool = False):  # noqa: ANN001, ANN202
@@ -82,6 +82,15 @@ def serve(
     if workers > 1 and s.encoder_threads is None:
         # Workers inherit the environment: each gets its share of the CPUs for encoding.
         os.environ["MATCHMAKER_ENCODER_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    if workers > 1 and s.rate_limit_enabled and s.resolved_rate_limit_storage == "memory://":
+        logging.getLogger(__name__).warning(
+            "rate limits are counted by each of the %d workers on its own (memory://), so each "
+            "limit is %d times higher; set MATCHMAKER_REDIS_URL to share them",
+            workers,
+            workers,
+        )
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the
+    # app believes it only from MATCHMAKER_TRUSTED_PROXIES (service/app.py).
     options = dict(host=host, port=port, log_level=s.log_level.lower(), proxy_headers=False)
     if workers == 1:
         uvicorn.run("service.main:app", **options)

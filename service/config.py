@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -153,6 +153,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default is a SQLite file in the data dir."
     )
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="SQLite only (the database runs in WAL mode). NORMAL: a commit survives any "
+        "crash of the server process (SIGKILL, OOM), but a power cut or OS crash may lose the "
+        "last commits (the database stays consistent). FULL: every commit is synced to disk "
+        "before it is acknowledged; nothing acknowledged is lost, and each write pays for an "
+        "fsync.",
+    )
     admin_key: SecretStr | None = Field(
         None, description="Optional key that always has the admin role."
     )
@@ -277,9 +285,26 @@ class Settings(BaseSettings):
         "registration counts one write per profile; a bulk larger than this can never pass "
         "and gets 422.",
     )
-    rate_limit_storage: str = Field(
-        "memory://",
-        description="limits storage URI, e.g. redis://127.0.0.1:6379 to share across workers.",
+    rate_limit_storage: str | None = Field(
+        None,
+        description="Where rate-limit counters live (a `limits` storage URI). Default: the "
+        "Redis of MATCHMAKER_REDIS_URL when set, so every worker of `serve --workers N` and "
+        "every server behind one address share each limit; else `memory://`, a counter per "
+        "process (N workers then allow N times each limit).",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis shared by every worker and server, e.g. redis://127.0.0.1:6379/0: "
+        "rate-limit counters go there unless MATCHMAKER_RATE_LIMIT_STORAGE says otherwise.",
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR networks, a JSON list such as "
+        '["10.0.0.0/8", "127.0.0.1"]) whose X-Forwarded-For is believed: a request from one '
+        "is limited by the right-most address of that header that is not itself a trusted "
+        "proxy (the client as the first trusted proxy saw it; what a client writes further "
+        "left is ignored). Default: none, every request is limited by its peer address, so "
+        "behind a proxy all clients share one limit until the proxy is listed here.",
     )
     cors_origins: list[str] = Field(
         default_factory=list, description="Allowed CORS origins; closed by default."
@@ -307,6 +332,13 @@ class Settings(BaseSettings):
     )
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    idempotency_ttl_hours: float = Field(
+        24.0,
+        gt=0,
+        description="How long the response of a POST sent with an Idempotency-Key is kept: a "
+        "retry with the same key and body within this time gets it again instead of writing "
+        "twice. Expired responses are deleted every 10 minutes.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
 
     @model_validator(mode="after")
@@ -323,6 +355,10 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
             return url
         return f"sqlite:///{(self.data_dir / 'matchmaker.db').resolve()}"
+
+    @property
+    def resolved_rate_limit_storage(self) -> str:
+        return self.rate_limit_storage or self.redis_url or "memory://"
 
     @property
     def index_dir(self) -> Path:

@@ -41,6 +41,12 @@ NAMING_CONVENTION = {
 # SQLite only autoincrements INTEGER primary keys; PostgreSQL gets a 64-bit key.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
+# Table option for every table whose integer key is generated. Without AUTOINCREMENT SQLite
+# hands out max(id) + 1, so deleting the newest profile (or key, or change) gave its id to
+# the next row, and whatever still named the old id (the change log, a saved index, an export's
+# owner key) then named the new row. PostgreSQL's sequences never go back; this is SQLite only.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -76,7 +82,7 @@ def db_now(session: Session) -> datetime:
     return utcnow()
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, sqlite_synchronous: str = "NORMAL") -> Engine:
     # hide_parameters: a database error's text (and so any log line or traceback quoting it)
     # shows the SQL but never the values bound to it: clients' texts, e-mail addresses, keys.
     if url.startswith("sqlite"):
@@ -92,7 +98,10 @@ def create_db_engine(url: str) -> Engine:
             # WAL lets readers proceed during a write; foreign keys make deletes cascade.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # Settings.sqlite_synchronous: NORMAL (in WAL mode) survives any process crash,
+            # SIGKILL included, and may lose the last commits to a power cut or OS crash;
+            # FULL syncs every commit to disk and loses none, at a cost per write.
+            cur.execute(f"PRAGMA synchronous={_SYNCHRONOUS[sqlite_synchronous]}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
@@ -112,6 +121,9 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
     )
+
+
+_SYNCHRONOUS = {"NORMAL": "NORMAL", "FULL": "FULL"}  # never formatted into SQL from elsewhere
 
 
 def _create_private_sqlite_file(url: str) -> None:

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Header, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings.encoder import Encoder
@@ -21,7 +23,8 @@ from service.core import text
 from service.core.middleware import Metrics
 from service.core.ratelimit import RateLimiter
 from service.core.threads import BackgroundLoop, Lane
-from service.errors import InvalidInput
+from service.errors import IdempotencyInProgress, InvalidInput, MatchmakerError, Replayed
+from service.idempotency import service as idempotency
 from service.indexing.service import MatchIndex
 
 log = logging.getLogger(__name__)
@@ -150,6 +153,69 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_idempotency(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    # Not nullable in the schema: a header is a string or absent (generated clients and
+    # schemathesis sent "null" for a nullable one).
+    key: Annotated[
+        str | SkipJsonSchema[None],
+        Header(
+            alias=idempotency.HEADER,
+            pattern=idempotency.KEY_PATTERN,
+            # Published by hand: the pattern of a str-or-None is left out of the schema.
+            json_schema_extra={"pattern": idempotency.KEY_PATTERN},
+            description="Optional. A retry with the same key and body (and API key) within "
+            "24 h (`MATCHMAKER_IDEMPOTENCY_TTL_HOURS`) gets the first response again, with "
+            "`Idempotent-Replayed: true`, and writes nothing; the same key with another body "
+            "is 422. 16 to 255 visible ASCII characters: use a random UUID.",
+        ),
+    ] = None,
+) -> AsyncIterator[idempotency.Attempt | None]:
+    """The request's ``Idempotency-Key``, if sent (``service.idempotency``).
+
+    An earlier response to the same key and request is raised as ``Replayed`` before the
+    handler runs. The handler stores its own response with ``idempotency.remember`` in its
+    transaction. If the handler fails while another request with the same key committed first
+    (the two raced: this one then met that one's profile name or stored response), the answer
+    is that request's response, as it would have been a moment later.
+    """
+    if key is None:
+        yield None
+        return
+    scope = f"{principal.role}:{principal.key_id if principal.key_id is not None else ''}"
+    attempt = idempotency.attempt(
+        scope, key, request.method, request.url.path, await request.body()
+    )
+    stored = await run_in_threadpool(idempotency.find, session, attempt)
+    if stored is not None:
+        raise Replayed(stored.status, stored.body, stored.headers)
+    try:
+        yield attempt
+    except (MatchmakerError, IntegrityError) as exc:
+        stored = await run_in_threadpool(_find_after_failure, session, attempt)
+        if stored is not None:
+            raise Replayed(stored.status, stored.body, stored.headers) from None
+        if isinstance(exc, IntegrityError):  # lost the race for the key, yet nothing stored
+            raise IdempotencyInProgress(
+                "a request with this Idempotency-Key is being processed; retry shortly"
+            ) from None
+        raise
+
+
+def _find_after_failure(
+    session: Session, attempt: idempotency.Attempt
+) -> idempotency.Stored | None:
+    # The failed transaction is rolled back first (get_session would do it next anyway), so
+    # that the lookup sees what the other request committed.
+    session.rollback()
+    return idempotency.find(session, attempt)
+
+
+IdempotencyDep = Annotated[idempotency.Attempt | None, Depends(get_idempotency, scope="function")]
 
 
 async def get_encoder(state: StateDep) -> Encoder:

@@ -100,6 +100,27 @@ class Busy(MatchmakerError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class IdempotencyInProgress(Conflict):
+    """A request with the same Idempotency-Key was being processed at the same moment."""
+
+    code = "idempotency_in_progress"
+
+
+class Replayed(MatchmakerError):
+    """Not a failure: the stored response of an earlier request with the same Idempotency-Key
+    (``service.idempotency``), raised before the handler runs so that nothing is written, and
+    rendered by the one handler like every other outcome decided outside a route."""
+
+    def __init__(self, status_code: int, body: Any, headers: dict[str, str]) -> None:
+        super().__init__("replayed")
+        self.status_code = status_code
+        self.content = body
+        self.headers = {**headers, "Idempotent-Replayed": "true"}
+
+    def body(self) -> Any:
+        return self.content
+
+
 class Unavailable(MatchmakerError):
     status_code = 503
     code = "unavailable"
@@ -128,7 +149,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "Missing or unknown API key"),
         (403, "The key lacks the right"),
         (404, "Not found"),
-        (409, "Conflict (duplicate organisation, export not done)"),
+        (
+            409,
+            "Conflict (duplicate organisation, export not done, a request with the same "
+            "Idempotency-Key in progress)",
+        ),
         (413, "Request body too large"),
         (429, "Rate limited, or too many unfinished exports; see Retry-After"),
         (503, "Database unavailable, index catching up, or heavy work queue full; see Retry-After"),

@@ -3,6 +3,7 @@
 from service.auth.models import ApiKey
 from service.db import Base
 from service.exports.models import ExportJob
+from service.idempotency.models import IdempotentResponse
 from service.introductions.models import ContactReveal, Interest, Introduction, Outcome
 from service.profiles.changes import ProfileChange
 from service.profiles.models import Profile, ProfileEmbedding
@@ -13,6 +14,7 @@ __all__ = [
     "Base",
     "ContactReveal",
     "ExportJob",
+    "IdempotentResponse",
     "Interest",
     "Introduction",
     "Outcome",

@@ -55,3 +55,22 @@ def test_cli_creates_its_data_folder_and_database_private(tmp_path, monkeypatch)
     assert r.exit_code == 0, r.output
     assert mode(data) == 0o700
     assert mode(data / "matchmaker.db") == 0o600
+
+
+def test_sqlite_synchronous_follows_the_setting(tmp_path, encoder):
+    """WAL with synchronous NORMAL (the default) or FULL (MATCHMAKER_SQLITE_SYNCHRONOUS):
+    the app's connections use what the setting says (README: Configuration)."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.conftest import make_settings
+
+    db = f"sqlite:///{tmp_path / 'sync.db'}"
+    upgrade(db)
+    for setting, level in (("NORMAL", 1), ("FULL", 2)):
+        s = make_settings(tmp_path / setting, db, sqlite_synchronous=setting)
+        with TestClient(create_app(s, encoder=encoder)) as c:
+            engine = c.app.state.matchmaker.engine
+            with engine.connect() as conn:
+                assert conn.execute(text("PRAGMA synchronous")).scalar() == level
+                assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"

@@ -15,8 +15,9 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from service.db import create_db_engine
 from service.migrate import downgrade, upgrade
-from service.models import Base
+from service.models import Base, Profile
 from tests.conftest import PG_URL
 
 
@@ -77,7 +78,7 @@ def test_migrating_leaves_the_import_path_alone(tmp_path):
 
 
 def test_name_keys_are_recomputed_and_look_alike_duplicates_kept_apart(tmp_path):
-    """0004: existing rows get the Unicode-folded key (``service.core.text.name_key``) and an
+    """0003: existing rows get the Unicode-folded key (``service.core.text.name_key``) and an
     NFC name; a row that now folds onto an earlier one of its country is kept, with a key of
     its own; downgrade restores the old case/space fold."""
     from service.core.text import name_key
@@ -154,6 +155,95 @@ def test_servers_starting_together_on_a_fresh_database_migrate_once(tmp_path):
         engine = create_engine(url, poolclass=NullPool)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+        engine.dispose()
+    finally:
+        if cleanup:
+            admin, name = cleanup
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def test_ids_of_deleted_rows_are_never_reused(client):
+    """Delete the newest profile, key and change-log row, insert again: each new row gets a
+    new id. SQLite without AUTOINCREMENT handed out the deleted id again (max + 1), so the
+    change log's entry for the deleted profile then named the new one."""
+    from sqlalchemy import delete, func, select
+
+    from service.auth.models import ApiKey
+    from service.auth.service import create_key
+    from service.db import transaction
+    from service.profiles.changes import ProfileChange
+    from tests.conftest import create_profile
+
+    sessions = client.app.state.matchmaker.sessions
+    admin = {"X-API-Key": "test-admin-key-0123456789"}
+    create_profile(client)
+    newest, _ = create_profile(client)
+    with transaction(sessions) as s:
+        create_key(s, "official")
+        create_key(s, "official")
+        s.add(ProfileChange(profile_id=1, op="upsert"))
+
+    def newest_ids() -> dict[str, int]:
+        with sessions() as s:
+            return {
+                "profile": s.scalar(select(func.max(Profile.id))),
+                "key": s.scalar(select(func.max(ApiKey.id))),
+                "change": s.scalar(select(func.max(ProfileChange.seq))),
+            }
+
+    before = newest_ids()
+    assert client.delete(f"/v1/profiles/{newest['id']}", headers=admin).status_code == 204
+    with transaction(sessions) as s:  # the delete logged a change: remove the newest rows
+        s.execute(delete(ApiKey).where(ApiKey.id == s.scalar(select(func.max(ApiKey.id)))))
+        last = s.scalar(select(func.max(ProfileChange.seq)))
+        s.execute(delete(ProfileChange).where(ProfileChange.seq == last))
+    deleted = {**before, "change": last}
+    create_profile(client)
+    with transaction(sessions) as s:
+        create_key(s, "official")
+    after = newest_ids()  # the registration logged a new change too
+    for table in ("profile", "key", "change"):
+        assert after[table] > deleted[table], (table, deleted, after)
+
+
+def test_0007_rebuilds_tables_without_losing_rows_they_own(tmp_path):
+    """0007 rebuilds `profiles` on SQLite; with foreign keys on, dropping the old table
+    cascaded to every embedding and key (the migration's environment turns them off)."""
+    url, cleanup = _fresh_url(tmp_path)
+    try:
+        upgrade(url, "0006")
+        engine = create_db_engine(url)  # foreign keys on, as the service runs
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO profiles (id, public_id, name, name_key, country, org_type,"
+                    " sectors, sector_mask, capabilities, needs, partnership_types, tags,"
+                    " created_at, updated_at) VALUES (7, 'pr_0000000000000007', 'A', 'a', 'IN',"
+                    " 'company', '[]', 0, 'x', 'y', '[]', '[]', CURRENT_TIMESTAMP,"
+                    " CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO profile_embeddings (profile_id, field, model, text_hash, vector,"
+                    " sentences, sentence_vectors) VALUES (7, 'needs', 'm', 'h', :b, '[]', :b)"
+                ),
+                {"b": b"\0"},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO api_keys (id, key_hash, role, profile_id, created_at)"
+                    " VALUES (3, 'h', 'owner', 7, CURRENT_TIMESTAMP)"
+                )
+            )
+        upgrade(url)
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM profile_embeddings")).scalar() == 1
+            assert conn.execute(text("SELECT profile_id FROM api_keys")).scalar() == 7
+            conn.execute(text("DELETE FROM profiles WHERE id = 7"))  # cascades still work
+            assert conn.execute(text("SELECT count(*) FROM api_keys")).scalar() == 0
         engine.dispose()
     finally:
         if cleanup:

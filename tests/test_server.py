@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -9,7 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -87,7 +91,9 @@ class Server:
                     continue
             except httpx.HTTPError:
                 pass
-            assert self.proc.poll() is None, "server exited during start-up"
+            assert self.proc.poll() is None, (
+                "server exited during start-up:\n" + (self.log.read_text(errors="replace")[-3000:])
+            )
             time.sleep(0.2)
         raise AssertionError(f"server did not become ready ({len(seen)} of {self.workers} workers)")
 
@@ -327,3 +333,130 @@ def test_export_interrupted_by_sigkill_is_failed_after_restart(server_factory):
             assert f.status_code == 200 and f.text.count("\n") == status["rows"] + 1
         else:
             assert "interrupted" in status["error"] or status["error"]
+
+
+def _wait_for(query, conn, what: str, timeout: float = 60) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not conn.execute(query).scalar():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.001)
+
+
+@contextmanager
+def _held_after_commit(database_url: str, send) -> Iterator[bool]:  # noqa: ANN001
+    """Run ``send()`` (a registration) and enter once it has committed but before its
+    response can be sent: True if that moment is held until the block ends (PostgreSQL),
+    False if the commit was only seen as soon as possible (SQLite).
+
+    PostgreSQL, by its lock queue: the server's request, once committed, reads the change log
+    (its worker's index catches up before the response goes out). Connection ``a`` holds the
+    change log's table lock, so the request queues at its insert into it; connection ``b``
+    queues behind the request; ``a`` lets go; ``b`` is granted the lock exactly when the request
+    commits, and the request's read after the commit waits behind ``b``. SQLite's readers wait
+    for nothing, so there the database is polled for the stored response instead.
+    """
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    stored = text("SELECT count(*) FROM idempotent_responses")
+    if engine.dialect.name != "postgresql":
+        with engine.connect() as poll:
+            send()
+            _wait_for(stored, poll, "the commit")
+            yield False
+        engine.dispose()
+        return
+    waiting = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class t ON t.oid = l.relation"
+        " WHERE t.relname = 'profile_changes' AND NOT l.granted AND l.mode = :mode"
+    )
+    lock = text("LOCK TABLE profile_changes IN ACCESS EXCLUSIVE MODE")
+    with engine.connect() as a, engine.connect() as b, engine.connect() as watch:
+        a.execute(lock)
+        send()
+        _wait_for(waiting.bindparams(mode="RowExclusiveLock"), watch, "the request's insert")
+        queued = threading.Thread(target=b.execute, args=(lock,))
+        queued.start()
+        _wait_for(waiting.bindparams(mode="AccessExclusiveLock"), watch, "b in the queue")
+        a.rollback()  # the request takes the lock; b waits for its commit
+        queued.join(timeout=60)
+        assert not queued.is_alive()
+        assert watch.execute(stored).scalar() == 1  # committed
+        yield True
+        b.rollback()
+    engine.dispose()
+
+
+def test_a_registration_killed_between_commit_and_response_is_replayed_after_restart(
+    server_factory, database_url
+):
+    """The server is SIGKILLed after a registration committed and before its response reached
+    the client. Retried after the restart with the same Idempotency-Key and body, it answers
+    201 with the same profile and owner key (which works), not 409 for a duplicate."""
+    srv = server_factory().start()
+    body = json.dumps(profile_payload(country="KR")).encode()
+    key = str(uuid.uuid4())
+    client = socket.create_connection(("127.0.0.1", srv.port))
+    head = (
+        "POST /v1/profiles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Idempotency-Key: {key}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    with _held_after_commit(database_url, lambda: client.sendall(head.encode() + body)) as held:
+        srv.kill()
+    client.settimeout(2)
+    try:
+        received = client.recv(65536)
+    except OSError:
+        received = b""
+    client.close()
+    if held:  # killed while the response was held back: not a byte of it was sent
+        assert received == b"", received
+
+    srv.start()
+    headers = {"Idempotency-Key": key, "content-type": "application/json"}
+    with httpx.Client(base_url=srv.url, timeout=30) as c:
+        # What a client retrying without the header got: the organisation exists.
+        r = c.post("/v1/profiles", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 409, r.text
+        r = c.post("/v1/profiles", content=body, headers=headers)
+        assert r.status_code == 201, r.text
+        assert r.headers["idempotent-replayed"] == "true"
+        profile = r.json()
+        if received:  # the response had left before the kill: the replay is the same
+            assert profile["api_key"].encode() in received
+        owner = {"X-API-Key": profile["api_key"]}
+        assert c.get(f"/v1/profiles/{profile['id']}/matches", headers=owner).status_code == 200
+        assert c.post("/v1/profiles", content=body, headers=headers).json() == profile
+
+
+def test_two_workers_share_rate_limits_through_redis(server_factory):
+    """`serve --workers 2` with MATCHMAKER_REDIS_URL: a client's registrations count against
+    one limit whichever worker takes them (with memory://, each worker kept its own count and
+    the client got twice the limit). The client is named by X-Forwarded-For from a trusted
+    proxy (this test's own address), as behind a reverse proxy."""
+    import random
+
+    srv = server_factory(workers=2)
+    srv.env.update(
+        MATCHMAKER_RATE_LIMIT_ENABLED="true",
+        MATCHMAKER_RATE_LIMIT_REGISTRATIONS_PER_MINUTE="3",
+        MATCHMAKER_REDIS_URL="redis://127.0.0.1:6379/0",
+        MATCHMAKER_TRUSTED_PROXIES='["127.0.0.1"]',
+    )
+    srv.start()
+    # An address of its own, so counts left in the shared Redis by other runs do not matter.
+    client = f"198.18.{random.randrange(256)}.{random.randrange(1, 255)}"
+    answers: list[tuple[int, int]] = []
+    for _ in range(8):
+        with httpx.Client(base_url=srv.url, timeout=30) as c:  # a new connection each time
+            worker = _worker_of(c, srv.url)
+            r = c.post("/v1/profiles", json=profile_payload(), headers={"X-Forwarded-For": client})
+            answers.append((worker, r.status_code))
+    assert [status for _, status in answers] == [201] * 3 + [429] * 5, answers
+    assert len({w for w, status in answers if status == 201}) == 2, answers  # both counted
+    # Another client behind the same proxy has a limit of its own.
+    other = f"198.19.{random.randrange(256)}.{random.randrange(1, 255)}"
+    r = httpx.post(
+        srv.url + "/v1/profiles", json=profile_payload(), headers={"X-Forwarded-For": other}
+    )
+    assert r.status_code == 201, r.text

@@ -5,13 +5,14 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, BigIntPK, UTCDateTime, utcnow
+from service.db import NEVER_REUSE_IDS, Base, BigIntPK, UTCDateTime, utcnow
 
 
 class ApiKey(Base):
     """An API key, stored only as its SHA-256 hash."""
 
     __tablename__ = "api_keys"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)

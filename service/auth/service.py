@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from service.auth.models import ApiKey
@@ -64,6 +64,15 @@ def create_key(
     return raw
 
 
+def replace_owner_key(session: Session, profile_id: int) -> str:
+    """A new owner key for the profile; its earlier owner keys are deleted in the same
+    transaction, so they stop working as it commits (keys are looked up on every request)."""
+    session.execute(
+        delete(ApiKey).where(ApiKey.profile_id == profile_id).where(ApiKey.role == "owner")
+    )
+    return create_key(session, "owner", profile_id=profile_id)
+
+
 def resolve_without_lookup(raw: str | None, admin_key: str | None) -> Principal | None:
     """Anonymous (no key) or admin (the configured key); None when the database must tell."""
     if raw is None or raw == "":
@@ -94,6 +103,13 @@ def require_staff(principal: Principal) -> None:
         raise Unauthorized("an official or admin API key is required (header X-API-Key)")
     if not principal.is_staff:
         raise Forbidden("this needs an official or admin key")
+
+
+def require_admin(principal: Principal) -> None:
+    if principal.role == "anonymous":
+        raise Unauthorized("an admin API key is required (header X-API-Key)")
+    if principal.role != "admin":
+        raise Forbidden("this needs an admin key")
 
 
 def require_owner_or_staff(principal: Principal, profile_id: int) -> None:

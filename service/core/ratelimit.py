@@ -1,30 +1,47 @@
 """Rate limits on registrations (per client address) and writes (per key), using ``limits``.
 
 Writes are weighted: a bulk registration of N profiles counts as N writes (it costs the
-server N registrations' encoding), so one key cannot register without bound by batching."""
+server N registrations' encoding), so one key cannot register without bound by batching.
+
+The counters live where ``Settings.resolved_rate_limit_storage`` says: Redis when configured,
+so that every worker and server count together; else in this process.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from limits import RateLimitItemPerMinute, storage, strategies
+from limits.errors import StorageError
 
 from service.config import Settings
 from service.errors import InvalidInput, RateLimited
+
+log = logging.getLogger(__name__)
 
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self.enabled = settings.rate_limit_enabled
         self._strategy = strategies.MovingWindowRateLimiter(
-            storage.storage_from_string(settings.rate_limit_storage)
+            storage.storage_from_string(settings.resolved_rate_limit_storage, wrap_exceptions=True)
         )
         self._registration = RateLimitItemPerMinute(settings.rate_limit_registrations_per_minute)
         self._writes = RateLimitItemPerMinute(settings.rate_limit_writes_per_minute)
 
     def _hit(self, item: RateLimitItemPerMinute, *keys: str, cost: int = 1) -> None:
-        if not self.enabled or self._strategy.hit(item, *keys, cost=cost):
+        if not self.enabled:
+            return
+        try:
+            if self._strategy.hit(item, *keys, cost=cost):
+                return
+        except StorageError:
+            # The limits guard against abuse; while their store (Redis) is unreachable,
+            # refusing every registration and write would be a worse outage than not
+            # counting for a moment. Logged, so the operator sees it.
+            log.warning("rate-limit storage unreachable; request not counted", exc_info=True)
             return
         reset = self._strategy.get_window_stats(item, *keys).reset_time
         retry = max(1, math.ceil(reset - time.time()))

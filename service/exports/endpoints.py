@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from service.auth.service import allow_write, require_staff
-from service.deps import PrincipalDep, SessionDep, StateDep, finish_here
+from service.deps import IdempotencyDep, PrincipalDep, SessionDep, StateDep, finish_here
 from service.errors import ERROR_RESPONSES
 from service.exports import service
 from service.exports.schemas import ExportParams, ExportStatus
 from service.exports.writer import CONTENT_TYPES
+from service.idempotency import service as idempotency
 
 router = APIRouter(prefix="/v1", tags=["exports"], responses=ERROR_RESPONSES)
 
@@ -20,16 +23,20 @@ def create_export(
     state: StateDep,
     principal: PrincipalDep,
     response: Response,
+    retry: IdempotencyDep,
 ) -> ExportStatus:
     """Queue an export of candidate pairings; poll the ``Location`` answered (``GET
     /v1/exports/{id}``). At most
     ``MATCHMAKER_EXPORT_MAX_PENDING_PER_KEY`` unfinished exports per key (429 beyond)."""
     allow_write(principal, state.limiter)
     job = service.create_job(session, body, principal, state.settings.export_max_pending_per_key)
-    finish_here(session)  # the runner, woken next, must find the job committed
     response.headers["Location"] = f"/v1/exports/{job.id}"
+    out = service.to_status(job)
+    ttl = timedelta(hours=state.settings.idempotency_ttl_hours)
+    idempotency.remember(session, retry, 202, out, response.headers, ttl)
+    finish_here(session)  # the runner, woken next, must find the job committed
     state.exports.wake()
-    return service.to_status(job)
+    return out
 
 
 @router.get("/exports/{export_id}", response_model=ExportStatus)

@@ -21,7 +21,7 @@ from sqlalchemy import BigInteger, String, bindparam, event, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column, sessionmaker
 
-from service.db import Base, BigIntPK, UTCDateTime, utcnow
+from service.db import NEVER_REUSE_IDS, Base, BigIntPK, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class ProfileChange(Base):
     """Append-only change log; every worker's index catches up from it by ``seq``."""
 
     __tablename__ = "profile_changes"
+    __table_args__ = NEVER_REUSE_IDS
 
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     profile_id: Mapped[int] = mapped_column(BigInteger, index=True)

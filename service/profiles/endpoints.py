@@ -1,26 +1,30 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from service.auth.service import Principal, allow_write
+from service.auth.service import Principal, allow_write, require_admin
 from service.core import text
 from service.deps import (
     KEY_OPTIONAL,
     EncoderDep,
+    IdempotencyDep,
     PrincipalDep,
     SessionDep,
     StateDep,
     finish_here,
 )
 from service.errors import ERROR_RESPONSES, MatchmakerError
+from service.idempotency import service as idempotency
 from service.profiles import service
 from service.profiles.schemas import (
     BulkItemResult,
     BulkRequest,
     BulkResponse,
+    OwnerKey,
     ProfileCreate,
     ProfileCreated,
     ProfileList,
@@ -50,19 +54,31 @@ def create_profile(
     session: SessionDep,
     state: StateDep,
     principal: PrincipalDep,
+    retry: IdempotencyDep,
 ) -> ProfileCreated:
-    """Open registration. The response carries the owner key, shown only this once."""
+    """Open registration. The response carries the owner key, shown only this once (and to a
+    retry with the same `Idempotency-Key` and body)."""
     if principal.role != "admin":
         state.limiter.registration(client_address(request))
     reg = service.register(session, state.encoder, body)
     out = service.to_out(reg.profile, Principal("owner", profile_id=reg.profile.id))
     response.headers["Location"] = f"/v1/profiles/{reg.profile.public_id}"
-    return ProfileCreated(**out.model_dump(), api_key=reg.api_key)
+    created = ProfileCreated(**out.model_dump(), api_key=reg.api_key)
+    idempotency.remember(session, retry, 201, created, response.headers, _ttl(state))
+    return created
+
+
+def _ttl(state: StateDep) -> timedelta:
+    return timedelta(hours=state.settings.idempotency_ttl_hours)
 
 
 @router.post("/profiles/bulk", response_model=BulkResponse)
 async def bulk_create(
-    body: BulkRequest, session: SessionDep, state: StateDep, principal: PrincipalDep
+    body: BulkRequest,
+    session: SessionDep,
+    state: StateDep,
+    principal: PrincipalDep,
+    retry: IdempotencyDep,
 ) -> BulkResponse:
     """Register up to 1000 profiles (officials and admins); each item succeeds or fails alone.
 
@@ -87,9 +103,12 @@ async def bulk_create(
                 results.append(
                     BulkItemResult(index=i, status=201, id=r.profile.public_id, api_key=r.api_key)
                 )
-        finish_here(session)
         created = sum(1 for r in results if r.status == 201)
-        return BulkResponse(created=created, failed=len(results) - created, results=results)
+        out = BulkResponse(created=created, failed=len(results) - created, results=results)
+        # Stored in the write's own transaction, which finish_here then commits.
+        idempotency.remember(session, retry, 200, out, {}, _ttl(state))
+        finish_here(session)
+        return out
 
     return await state.bulk_lane.run(work)
 
@@ -154,6 +173,15 @@ def delete_profile(
     allow_write(principal, state.limiter, owner_of=profile.id)
     service.delete(session, profile)
     return Response(status_code=204)
+
+
+@router.post("/profiles/{profile_id}/owner-key", response_model=OwnerKey)
+def reissue_owner_key(profile_id: str, session: SessionDep, principal: PrincipalDep) -> OwnerKey:
+    """Admins: a new owner key for the profile, shown only this once. Every earlier owner key
+    of the profile stops working at once (for an owner who lost theirs, or after a leak)."""
+    require_admin(principal)
+    profile = service.get(session, profile_id)
+    return OwnerKey(id=profile.public_id, api_key=service.reissue_owner_key(session, profile))
 
 
 @router.get("/sectors", response_model=SectorList, tags=["reference"])

@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.db import Base, BigIntPK, UTCDateTime, utcnow
+from service.db import NEVER_REUSE_IDS, Base, BigIntPK, UTCDateTime, utcnow
 
 # The two texts every profile has, each embedded and indexed.
 TEXT_FIELDS = ("capabilities", "needs")
@@ -21,7 +21,10 @@ TEXT_FIELDS = ("capabilities", "needs")
 
 class Profile(Base):
     __tablename__ = "profiles"
-    __table_args__ = (UniqueConstraint("country", "name_key", name="uq_profiles_country_name_key"),)
+    __table_args__ = (
+        UniqueConstraint("country", "name_key", name="uq_profiles_country_name_key"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)

@@ -216,6 +216,14 @@ class ProfileCreated(ProfileOut):
     api_key: str = Field(description="The owner key. Shown only this once; keep it safe.")
 
 
+class OwnerKey(BaseModel):
+    id: str = Field(description="The profile's id.")
+    api_key: str = Field(
+        description="The profile's new owner key. Shown only this once; every earlier owner "
+        "key of the profile no longer works."
+    )
+
+
 class ProfileList(BaseModel):
     items: list[ProfileOut]
     next_cursor: str | None

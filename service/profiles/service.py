@@ -9,6 +9,7 @@ complementarity signal the texts carry.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from embeddings.encoder import Encoder
 from embeddings.text import own_name_masker, text_hash
-from service.auth.service import Principal, create_key
+from service.auth.service import Principal, create_key, replace_owner_key
 from service.core.text import name_key, nfc, quote
 from service.errors import Conflict, InvalidInput, MatchmakerError, NotFound, TooLarge
 from service.profiles import changes as change_log
@@ -28,6 +29,8 @@ from service.profiles import repository as repo
 from service.profiles.models import TEXT_FIELDS, Profile
 from service.profiles.schemas import ProfileCreate, ProfileList, ProfileOut, ProfileUpdate
 from service.sectors import mask_of
+
+log = logging.getLogger(__name__)
 
 # Every public id this service has issued; anything else is an unknown id (404) found without
 # asking the database, which cannot even take some of what arrives in a path (NUL on PostgreSQL).
@@ -221,6 +224,14 @@ def update(session: Session, encoder: Encoder, profile: Profile, patch: ProfileU
     if changes:
         change_log.record(session, [profile.id], "upsert")
     return profile
+
+
+def reissue_owner_key(session: Session, profile: Profile) -> str:
+    """A new owner key for ``profile`` (for its owner, who lost theirs, or after a leak); the
+    old keys stop working when the request commits."""
+    key = replace_owner_key(session, profile.id)
+    log.info("owner key of profile %s re-issued", profile.public_id)
+    return key
 
 
 def delete(session: Session, profile: Profile) -> None:

@@ -90,3 +90,93 @@ def test_bulk_counts_one_write_per_profile(tmp_path, database_url, encoder, sett
             headers={"X-API-Key": ADMIN_KEY},
         )
         assert r.status_code == 200 and r.json()["created"] == 6
+
+
+def test_registrations_behind_a_trusted_proxy_are_limited_per_client(
+    tmp_path, database_url, encoder, settings
+):
+    """From a trusted proxy, the right-most X-Forwarded-For hop that is not a trusted proxy
+    is the client: two clients behind one proxy have a limit each, and what a client writes
+    to the left of the header cannot move it to another bucket. From any other peer the
+    header is ignored (it could say anything)."""
+    s = make_settings(
+        tmp_path / "proxy",
+        database_url,
+        rate_limit_enabled=True,
+        rate_limit_registrations_per_minute=2,
+        trusted_proxies=["203.0.113.0/24", "10.1.2.3"],
+    )
+    app = create_app(s, encoder=encoder)
+    with TestClient(app, client=("203.0.113.7", 40000)) as proxy:
+
+        def register(forwarded: str) -> int:
+            r = proxy.post(
+                "/v1/profiles", json=profile_payload(), headers={"X-Forwarded-For": forwarded}
+            )
+            return r.status_code
+
+        assert register("198.51.100.1") == 201
+        assert register("198.51.100.1") == 201
+        assert register("198.51.100.1") == 429
+        # A forged left part changes nothing: the proxy appended the real address.
+        assert register("192.0.2.99, 198.51.100.1") == 429
+        # Another client behind the same proxy, also through a second trusted proxy.
+        assert register("198.51.100.2") == 201
+        assert register("198.51.100.2, 10.1.2.3") == 201
+        assert register("198.51.100.2, 10.1.2.3") == 429
+    # A peer that is not a trusted proxy is limited by its own address, whatever it sends.
+    with TestClient(app, client=("192.0.2.50", 40000)) as direct:
+        codes = [
+            direct.post(
+                "/v1/profiles",
+                json=profile_payload(),
+                headers={"X-Forwarded-For": f"198.51.100.{10 + i}"},
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [201, 201, 429]
+
+
+def test_no_proxy_is_trusted_by_default(tmp_path, database_url, encoder, settings):
+    s = make_settings(
+        tmp_path / "noproxy",
+        database_url,
+        rate_limit_enabled=True,
+        rate_limit_registrations_per_minute=1,
+    )
+    with TestClient(create_app(s, encoder=encoder), client=("127.0.0.1", 40000)) as c:
+        codes = [
+            c.post(
+                "/v1/profiles", json=profile_payload(), headers={"X-Forwarded-For": f"192.0.2.{i}"}
+            ).status_code
+            for i in (1, 2)
+        ]
+        assert codes == [201, 429]
+
+
+def test_limits_are_counted_in_redis_when_it_is_configured(tmp_path):
+    from service.config import Settings
+
+    assert Settings(_env_file=None).resolved_rate_limit_storage == "memory://"
+    s = Settings(redis_url="redis://127.0.0.1:6379/0")
+    assert s.resolved_rate_limit_storage == "redis://127.0.0.1:6379/0"
+    assert (
+        Settings(redis_url="redis://x", rate_limit_storage="memory://").resolved_rate_limit_storage
+        == "memory://"
+    )
+
+
+def test_an_unreachable_limit_store_does_not_refuse_requests(
+    tmp_path, database_url, encoder, settings, caplog
+):
+    """Redis down: requests are served, not counted, and a warning says so (refusing every
+    registration and write would turn a Redis outage into a service outage)."""
+    s = make_settings(
+        tmp_path / "noredis",
+        database_url,
+        rate_limit_enabled=True,
+        redis_url="redis://127.0.0.1:1/0",  # nothing listens there
+    )
+    with TestClient(create_app(s, encoder=encoder)) as c:
+        assert c.post("/v1/profiles", json=profile_payload()).status_code == 201
+    assert "rate-limit storage unreachable" in caplog.text

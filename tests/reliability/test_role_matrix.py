@@ -23,6 +23,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/v1/profiles/{profile_id}"): (200, 200, 200, 200, 200, 200),
     ("PATCH", "/v1/profiles/{profile_id}"): (401, 200, 403, 403, 403, 200),
     ("DELETE", "/v1/profiles/{profile_id}"): (401, 204, 403, 403, 403, 204),
+    ("POST", "/v1/profiles/{profile_id}/owner-key"): (401, 403, 403, 403, 403, 200),
     ("GET", "/v1/profiles/{profile_id}/matches"): (401, 200, 403, 200, 200, 200),
     ("POST", "/v1/matches/search"): (401, 403, 403, 200, 200, 200),
     ("GET", "/v1/pairings"): (401, 403, 403, 200, 200, 200),
