@@ -425,10 +425,12 @@ def export_status(
 
 
 @router.get("/exports/{export_id}/file")
-def export_file(export_id: str, user: UserDep, session: SessionDep) -> FileResponse:
+def export_file(
+    export_id: str, user: UserDep, session: SessionDep, state: StateDep
+) -> FileResponse:
     require_staff(user.principal)
     job = exports.get_job(session, export_id, user.principal)
-    path = exports.finished_file(job)
+    path = exports.finished_file(job, state.settings.export_dir)
     return FileResponse(
         path, media_type=CONTENT_TYPES[job.format], filename=f"pairings-{job.id}.{job.format}"
     )
