@@ -26,7 +26,7 @@ pytestmark = [
 ]
 # A heartbeat older than this is stale. Short, so that a job whose heartbeat waited on the
 # export's progress reports (as it once did) is failed by the other server's sweep.
-STALE_AFTER_S = 0.5
+STALE_AFTER_S = 0.25
 
 
 def _ids(r: httpx.Response) -> list[str]:
@@ -92,7 +92,7 @@ def test_two_servers_on_one_postgresql_stay_consistent(server_factory, tmp_path,
     cli_dir.mkdir()
     (cli_dir / "models").symlink_to(model_cache)
     subprocess.run(
-        [str(BIN), "seed", "--synthetic", "240", "--random-seed", "7"],
+        [str(BIN), "seed", "--synthetic", "400", "--random-seed", "7"],
         env={**one.env, "MATCHMAKER_DATA_DIR": str(cli_dir)},
         check=True,
         capture_output=True,
