@@ -48,6 +48,9 @@ from service.introductions.endpoints import router as introductions_router
 from service.introductions.sweeper import ExpirySweeper
 from service.matching.endpoints import router as matching_router
 from service.profiles.endpoints import router as profiles_router
+from service.screening import service as screening
+from service.screening.endpoints import router as screening_router
+from service.screening.engine import Screener
 from service.webhooks import outbox
 from service.webhooks.deliverer import WebhookDeliverer
 from service.webhooks.endpoints import router as webhooks_router
@@ -101,6 +104,11 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         outbox.after_commit(sessions, webhooks.wake)
         sweeper = ExpirySweeper(sessions, settings.introductions)
         idempotency_sweeper = ExpiredResponseSweeper(sessions)
+        screener = Screener(enc, model=settings.screening.model)
+        # Its ~120 prototype sentences are encoded at the first screening, not at start-up (a
+        # restart encodes nothing).
+        if settings.screening.on_write:
+            screening.follow(sessions, screener)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -116,6 +124,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             exports=exports,
             webhooks=webhooks,
             sweeper=sweeper,
+            screener=screener,
         )
         syncer.start()
         exports.start()
@@ -159,6 +168,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(webhooks_router)
     app.include_router(introductions_router)
     console.install(app, settings)
+    app.include_router(screening_router)
     _add_health(app, metrics)
     _add_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

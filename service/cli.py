@@ -230,6 +230,27 @@ def reindex(
 
 
 @app.command()
+def screen(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Screen every profile, not only the stale ones.")
+    ] = False,
+) -> None:
+    """Screen profiles for sensitive technologies (an aid for officials, not legal advice):
+    those never screened, screened with another vocabulary or model version, or whose text
+    changed; every profile with --all (after loading a new vocabulary)."""
+    from service.bootstrap import build_encoder
+    from service.migrate import upgrade
+    from service.screening.engine import Screener
+    from service.screening.service import screen_stale
+
+    s = _settings()
+    upgrade(s.resolved_database_url)
+    screener = Screener(build_encoder(s), model=s.screening.model)
+    n = screen_stale(_sessions(s), screener, everything=all_, progress=True)
+    typer.echo(f"screened {n} profiles with {screener.version}", err=True)
+
+
+@app.command()
 def export(
     out: Annotated[Path, typer.Option(help="Output file.")],
     format: Annotated[str, typer.Option(help="csv, jsonl or parquet")] = "csv",

@@ -144,6 +144,26 @@ class ConsoleSettings(BaseSettings):
     )
 
 
+class ScreeningSettings(BaseSettings):
+    """Sensitive-technology screening, an aid for officials (not legal advice); see
+    ``service.screening``."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHMAKER_SCREENING_", extra="ignore")
+
+    on_write: bool = Field(
+        True,
+        description="Screen each profile right after the commit that registers or changes it "
+        "(in its own transaction; a failure is logged and never fails the write). Off: only "
+        "`matchmaker screen` screens.",
+    )
+    model: Path | None = Field(
+        None,
+        description="Screening model file (JSON: logistic weights and a threshold per regime, "
+        "from bench/screening_eval.py --write); default: the packaged "
+        "service/screening/data/screening-model.json.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHMAKER_", extra="ignore")
 
@@ -272,6 +292,7 @@ class Settings(BaseSettings):
     )
     ranker: RankerSettings = Field(default_factory=RankerSettings)
     introductions: IntroductionSettings = Field(default_factory=IntroductionSettings)
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
 
     max_body_bytes: int = Field(64 * 1024, description="Larger request bodies get 413.")
     rate_limit_enabled: bool = Field(True, description="Rate-limit registrations and writes.")

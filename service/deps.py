@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 from fastapi import Depends, Header, Request, Security
@@ -26,6 +26,9 @@ from service.core.threads import BackgroundLoop, Lane
 from service.errors import IdempotencyInProgress, InvalidInput, MatchmakerError, Replayed
 from service.idempotency import service as idempotency
 from service.indexing.service import MatchIndex
+
+if TYPE_CHECKING:  # the request layer holds the screener; it never calls into screening
+    from service.screening.engine import Screener
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class AppState:
     exports: BackgroundLoop  # exports.service.ExportRunner
     webhooks: BackgroundLoop  # webhooks.deliverer.WebhookDeliverer
     sweeper: BackgroundLoop  # introductions.sweeper.ExpirySweeper
+    screener: Screener
 
 
 async def get_state(request: Request) -> AppState:

@@ -7,6 +7,7 @@ from service.idempotency.models import IdempotentResponse
 from service.introductions.models import ContactReveal, Interest, Introduction, Outcome
 from service.profiles.changes import ProfileChange
 from service.profiles.models import Profile, ProfileEmbedding
+from service.screening.models import ScreeningDecision, ScreeningResult
 from service.webhooks.models import Webhook, WebhookAttempt, WebhookEvent
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "Profile",
     "ProfileChange",
     "ProfileEmbedding",
+    "ScreeningDecision",
+    "ScreeningResult",
     "Webhook",
     "WebhookAttempt",
     "WebhookEvent",

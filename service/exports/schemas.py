@@ -26,6 +26,8 @@ COLUMNS = (
     "rank_for_in",
     "rank_for_kr",
     "pair_state",
+    "screening_status",
+    "screening_categories",
     "explanation",
     "evidence",
 )

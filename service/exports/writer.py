@@ -37,6 +37,7 @@ from service.matching.ranking import top_pairs
 from service.matching.service import PAIRING_DIRECTIONS
 from service.profiles import repository as repo
 from service.profiles.models import TEXT_FIELDS, Profile
+from service.screening import service as screening
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float], None]
@@ -58,6 +59,8 @@ PARQUET_SCHEMA = pa.schema(
         ("rank_for_in", pa.int16()),
         ("rank_for_kr", pa.int16()),
         ("pair_state", pa.string()),
+        ("screening_status", pa.string()),
+        ("screening_categories", pa.list_(pa.string())),
         ("explanation", pa.string()),
         (
             "evidence",
@@ -249,6 +252,15 @@ def iter_rows(
             ]
             cols["explanation"] = [e.text for e in explained]
             cols["evidence"] = [e.evidence for e in explained]
+            found = screening.sides(session, np.unique(np.concatenate([a, b])).tolist())
+            checks = [
+                screening.pair_screening(
+                    found[x], found[y], {q for ev in e.evidence for q in (ev["need"], ev["offer"])}
+                )
+                for x, y, e in zip(a.tolist(), b.tolist(), explained, strict=True)
+            ]
+            cols["screening_status"] = [c.status for c in checks]
+            cols["screening_categories"] = [c.categories for c in checks]
             progress(0.5 + 0.5 * min(n, start + chunk) / n)
             yield cols
 
@@ -275,10 +287,13 @@ class _Writer:
             return
         rows = zip(*(cols[c] for c in COLUMNS), strict=True)
         if self.fmt == "csv":
-            at = COLUMNS.index("shared_sectors")
+            lists = (COLUMNS.index("shared_sectors"), COLUMNS.index("screening_categories"))
             ev = COLUMNS.index("evidence")  # the last column: JSON text in a CSV cell
             self.csv.writerows(
-                (*r[:at], ";".join(r[at]), *r[at + 1 : ev], json.dumps(r[ev], ensure_ascii=False))
+                (
+                    *(";".join(v) if i in lists else v for i, v in enumerate(r[:ev])),
+                    json.dumps(r[ev], ensure_ascii=False),
+                )
                 for r in rows
             )
         else:

@@ -25,6 +25,7 @@ from service.introductions.schemas import (
 )
 from service.profiles import service as profiles
 from service.profiles.schemas import SectorFilter
+from service.screening.schemas import Queue
 from service.vocab import Country
 
 router = APIRouter(prefix="/v1", tags=["introductions"], responses=ERROR_RESPONSES)
@@ -205,6 +206,20 @@ def report_outcome(
     if principal.role != "admin":
         state.limiter.write(principal.rate_key)
     return views.outcome_view(session, outcome)
+
+
+@router.get("/screening/queue", response_model=Queue, tags=["screening"])
+def screening_queue(
+    session: SessionDep,
+    principal: PrincipalDep,
+    state: Literal["pending", "decided", "all"] = "pending",
+    limit: Limit = 50,
+) -> Queue:
+    """Officials' screening queue: pairs with an interest or an introduction whose screening
+    requires review, newest interest first, with the categories, reasons and latest decision.
+    Screening is an aid for officials, not legal advice."""
+    require_staff(principal)
+    return Queue(items=queries.screening_queue(session, state=state, limit=limit))
 
 
 @router.get("/stats/funnel", response_model=Funnel)

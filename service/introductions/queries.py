@@ -16,6 +16,7 @@ from service.introductions.schemas import Funnel, InterestList, IntroductionList
 from service.introductions.views import interests_out, introduction_out
 from service.profiles.models import Profile
 from service.profiles.service import decode_cursor, encode_cursor
+from service.screening import service as screening
 from service.sectors import SECTOR_BIT
 
 # Stages that show a partnership moving, in order; a later one implies the earlier ones.
@@ -269,3 +270,65 @@ def export_pair_states(session: Session, cooldown_days: float) -> dict[tuple[int
     ).tuples():
         note((low, high) if low_country == "IN" else (high, low), "introduced")
     return out
+
+
+# -- the screening queue -----------------------------------------------------------------------
+
+
+def screening_queue(session: Session, *, state: str, limit: int) -> list[dict]:
+    """Pairs with an interest or an introduction whose screening requires review, newest
+    interest first; ``state``: ``pending`` (no decision yet), ``decided`` or ``all``."""
+
+    def pair(a: int, b: int) -> tuple[int, int]:
+        return (a, b) if a < b else (b, a)
+
+    last: dict[tuple[int, int], datetime | None] = {}
+    rows = session.execute(
+        select(
+            Interest.from_profile_id, Interest.to_profile_id, func.max(Interest.created_at)
+        ).group_by(Interest.from_profile_id, Interest.to_profile_id)
+    )
+    for f, t, at in rows:
+        key = pair(f, t)
+        if last.get(key) is None or at > last[key]:
+            last[key] = at
+    intros = {
+        (lo, hi): pub
+        for lo, hi, pub in session.execute(
+            select(
+                Introduction.low_profile_id, Introduction.high_profile_id, Introduction.public_id
+            )
+        )
+    }
+    for key in intros:
+        last.setdefault(key, None)
+    people = screening.sides(session, {i for k in last for i in k})
+    decided = screening.latest_decisions(session, last)
+    out = []
+    for key, at in last.items():
+        if key[0] not in people or key[1] not in people:
+            continue
+        a, b = people[key[0]], people[key[1]]
+        s = screening.pair_screening(a, b)
+        d = decided.get(key)
+        if (
+            s.status != "review_required"
+            or (state == "pending" and d)
+            or (state == "decided" and not d)
+        ):
+            continue
+        first, second = (a, b) if a.country == "IN" else (b, a)
+        public = {a.id: a.public_id, b.id: b.public_id}
+        out.append(
+            {
+                "profiles": [first.public_id, second.public_id],
+                "last_interest_at": at,
+                "introduction_id": intros.get(key),
+                "screening": s,
+                "decision": screening.decision_out(d, public) if d else None,
+            }
+        )
+    out.sort(
+        key=lambda q: (q["last_interest_at"] is not None, q["last_interest_at"] or 0), reverse=True
+    )
+    return out[:limit]

@@ -135,6 +135,12 @@ class IntroductionOut(BaseModel):
     introduced_at: datetime | None
     interests: list[InterestOut] = Field(description="The interests that led to it, oldest first.")
     outcomes: list[OutcomeOut] = Field(description="Every outcome reported, oldest first.")
+    screening: Literal["not_required", "pending_review", "cleared", "refused"] = Field(
+        "not_required",
+        description="Sensitive-technology screening of the pair (an aid for officials, not "
+        "legal advice): while pending_review, or once refused, the sides see no contact "
+        "details; cleared or not_required, they do once the introduction is active.",
+    )
 
 
 class IntroductionList(BaseModel):

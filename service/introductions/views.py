@@ -23,6 +23,7 @@ from service.introductions.schemas import (
 )
 from service.profiles.models import Profile
 from service.profiles.schemas import ProfileSummary
+from service.screening import service as screening
 from service.webhooks import outbox
 
 
@@ -120,7 +121,12 @@ def introduction_out(
     latest = {o.profile_id: o for o in outcomes}  # oldest first: the last one per side wins
     viewer = next((p for p in sides if principal is not None and principal.owns(p)), None)
     staff = principal is not None and principal.is_staff
-    show = intro.state == "active" and (viewer is not None or staff)
+    # The screening gate: a pair whose screening requires review shows its sides no contacts
+    # until an official clears it (staff see them as always).
+    gate, _ = screening.gate(session, intro.low_profile_id, intro.high_profile_id)
+    show = intro.state == "active" and (
+        staff or (viewer is not None and gate in ("not_required", "cleared"))
+    )
     parties = []
     for pid in sides:
         p = people[pid]
@@ -159,6 +165,7 @@ def introduction_out(
         introduced_at=intro.introduced_at,
         interests=interests_out(session, interests),
         outcomes=[outcome_out(o, public_ids) for o in outcomes],
+        screening=gate,
     )
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Query
@@ -26,13 +26,16 @@ from service.matching.schemas import (
     SearchResult,
 )
 from service.profiles.schemas import ProfileSummary, SectorFilter
+from service.screening.schemas import PairScreening
 from service.vocab import OrgType, PartnershipType
 
 router = APIRouter(prefix="/v1", tags=["matching"], responses=ERROR_RESPONSES)
 MinScore = Annotated[float, Query(ge=0, le=1)]
 
 
-def _out(m: service.Match, pairs: PairStates | None = None) -> MatchOut:
+def _out(
+    m: service.Match, pairs: PairStates | None = None, screening: PairScreening | None = None
+) -> MatchOut:
     partner = m.profile.id
     return MatchOut(
         profile=ProfileSummary.of(m.profile),
@@ -42,7 +45,14 @@ def _out(m: service.Match, pairs: PairStates | None = None) -> MatchOut:
         evidence=m.evidence,
         pair_state=pairs.states.get(partner, "none") if pairs else "none",
         introduction_id=pairs.introductions.get(partner) if pairs else None,
+        screening=screening,
     )
+
+
+Screening = Annotated[
+    Literal["clear", "review_required"] | None,
+    Query(description="Only pairs with this screening status."),
+]
 
 
 @router.get("/profiles/{profile_id}/matches", response_model=MatchList)
@@ -59,6 +69,7 @@ async def profile_matches(
     include_declined: Annotated[
         bool, Query(description="Also list partners declined (either way) within the cooldown.")
     ] = False,
+    screening: Screening = None,
 ) -> MatchList:
     """Best partners from the other country, best first (owner, officials, admins). Each match
     says how the pair stands in the introductions workflow (``pair_state``)."""
@@ -79,7 +90,15 @@ async def profile_matches(
             min_score=min_score,
             include_declined=include_declined,
         )
-        out = MatchList(profile_id=profile.public_id, matches=[_out(m, pairs) for m in matches])
+        checks = service.screen_matches(session, profile.id, matches, principal)
+        out = MatchList(
+            profile_id=profile.public_id,
+            matches=[
+                _out(m, pairs, c)
+                for m, c in zip(matches, checks, strict=True)
+                if screening is None or c.status == screening
+            ],
+        )
         finish_here(session)
         return out
 
@@ -124,6 +143,7 @@ async def pairings(
     # candidate list (2 x per_org) stays within the candidate pool.
     per_org: Annotated[int, Query(ge=1, le=10)] = 3,
     min_score: MinScore = 0.0,
+    screening: Screening = None,
 ) -> PairingList:
     """Best IN-KR pairs across the registry, each organisation in at most ``per_org`` pairs.
 
@@ -145,6 +165,7 @@ async def pairings(
             pool=state.settings.candidate_pool,
             ranker=state.settings.ranker,
         )
+        checks = service.screen_pairings(session, found)
         out = PairingList(
             pairings=[
                 PairingOut(
@@ -154,8 +175,10 @@ async def pairings(
                     components=p.components,
                     explanation=p.explanation,
                     evidence=p.evidence,
+                    screening=c,
                 )
-                for p in found
+                for p, c in zip(found, checks, strict=True)
+                if screening is None or c.status == screening
             ]
         )
         finish_here(session)

@@ -7,6 +7,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from service.introductions.schemas import PairState
 from service.profiles.schemas import LongText, ProfileSummary, Sectors
+from service.screening.schemas import PairScreening
 from service.vocab import Country
 
 
@@ -48,6 +49,12 @@ class MatchOut(BaseModel):
     )
     introduction_id: str | None = Field(
         None, description="The pair's introduction, when introduced."
+    )
+    screening: PairScreening | None = Field(
+        None,
+        description="Sensitive-technology screening of the pair, an aid for officials, not "
+        "legal advice: review_required when a category either side declares or is flagged for "
+        "touches the pair (categories and reasons for officials only).",
     )
 
 
@@ -103,6 +110,7 @@ class PairingOut(BaseModel):
     components: Components
     explanation: str
     evidence: list[EvidenceOut]
+    screening: PairScreening | None = None
 
 
 class PairingList(BaseModel):

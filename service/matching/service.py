@@ -20,6 +20,8 @@ from service.matching.explain import Evidence, explain_pairs
 from service.matching.features import COMPONENTS
 from service.matching.ranking import Ranked, rank, rank_profiles, top_pairs
 from service.profiles.models import Profile
+from service.screening import service as screening
+from service.screening.schemas import PairScreening
 from service.sectors import mask_of
 from service.vocab import other_country
 
@@ -39,6 +41,36 @@ def row_components(r: Ranked, row: int, col: int) -> dict[str, float]:
 
 # Evidence of a pairing (IN, KR) and of an export row says which country's offer answers.
 PAIRING_DIRECTIONS = ("kr_offers", "in_offers")
+
+
+def _quoted(evidence: list[Evidence]) -> set[str]:
+    return {e["offer"] for e in evidence} | {e["need"] for e in evidence}
+
+
+def screen_matches(
+    session: Session, subject: int, matches: list[Match], principal
+) -> list[PairScreening]:  # noqa: ANN001 - auth.service.Principal
+    """Each match's screening: one lookup of the stored declarations and flags of the subject
+    and its partners (no encoding, no scoring on the request path)."""
+    found = screening.sides(session, [subject, *(m.profile.id for m in matches)])
+    out = []
+    for m in matches:
+        s = screening.pair_screening(found[subject], found[m.profile.id], _quoted(m.evidence))
+        out.append(screening.for_viewer(s, principal))
+    return out
+
+
+def screen_pairings(session: Session, pairings: list[Pairing]) -> list[PairScreening]:
+    """Each pairing's screening (officials' view: with categories and reasons)."""
+    found = screening.sides(
+        session, {i for p in pairings for i in (p.in_profile.id, p.kr_profile.id)}
+    )
+    return [
+        screening.pair_screening(
+            found[p.in_profile.id], found[p.kr_profile.id], _quoted(p.evidence)
+        )
+        for p in pairings
+    ]
 
 
 # -- queries behind the endpoints ----------------------------------------------------------

@@ -14,6 +14,7 @@ Profiles owns the log; the index depends on it, never the reverse.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -85,19 +86,33 @@ def after_commit(sessions: sessionmaker[Session], listener: Callable[[], None]) 
     """Call ``listener()`` after each commit, by a session of ``sessions``, that wrote changes.
 
     The hook that makes a write visible to its own worker's index before the response is sent
-    (other workers see it at their next catch-up). The commit has happened when it runs, so a
-    listener's failure is logged, not raised: the reader's own timer catches up later.
+    (other workers see it at their next catch-up); screening follows it too. Listeners run in
+    the order they subscribed. The commit has happened when they run, so a listener's failure
+    is logged, not raised: the reader's own timer catches up later.
     """
+    listeners = _listeners.get(sessions)
+    if listeners is not None:
+        listeners.append(listener)
+        return
+    listeners = _listeners[sessions] = [listener]
 
     @event.listens_for(sessions, "after_commit")
     def _committed(session: Session) -> None:
         if session.info.pop(_WROTE, False):
-            try:
-                listener()
-            except Exception:  # noqa: BLE001 - committed already; see docstring
-                log.warning("a change-log listener failed after commit", exc_info=True)
+            for each in list(listeners):
+                try:
+                    each()
+                except Exception:  # noqa: BLE001 - committed already; see docstring
+                    log.warning("a change-log listener failed after commit", exc_info=True)
 
     @event.listens_for(sessions, "after_soft_rollback")
     def _rolled_back(session: Session, previous: SessionTransaction) -> None:
         if not previous.nested:  # a savepoint's rollback leaves the outer changes standing
             session.info.pop(_WROTE, None)
+
+
+# The listeners of each session factory: one event hook per factory calls them all (the flag
+# that a transaction wrote changes is taken once per commit).
+_listeners: weakref.WeakKeyDictionary[sessionmaker, list[Callable[[], None]]] = (
+    weakref.WeakKeyDictionary()
+)

@@ -44,6 +44,8 @@ class Profile(Base):
     website: Mapped[str | None] = mapped_column(String(500), nullable=True)
     contact_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     tags: Mapped[list[str]] = mapped_column(JSON)
+    # Export-control category codes the firm declares (service.controls); [] for none.
+    controlled_technologies: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -14,6 +14,7 @@ from pydantic import (
     HttpUrl,
 )
 
+from service.controls import catalogue
 from service.core import text
 from service.sectors import SECTOR_CODES
 from service.vocab import Country, OrgType, PartnershipType
@@ -121,6 +122,35 @@ PartnershipTypes = Annotated[
     list[PartnershipType], Field(max_length=7, json_schema_extra=UNIQUE), AfterValidator(_distinct)
 ]
 Tags = Annotated[list[Tag], Field(max_length=30)]
+
+
+def _controlled(v: list[str]) -> list[str]:
+    unknown = catalogue().unknown(v)
+    if unknown:
+        raise ValueError(
+            "unknown controlled-technology codes: "
+            + ", ".join(text.quote(c) for c in unknown)
+            + " (GET /v1/screening/categories lists them)"
+        )
+    return _distinct(v)
+
+
+ControlledTechnologies = Annotated[
+    # The codes are published in the schema (clients and schemathesis see the rule).
+    list[
+        Annotated[
+            str, Field(max_length=32, json_schema_extra={"enum": list(catalogue().categories)})
+        ]
+    ],
+    Field(
+        max_length=50,
+        json_schema_extra=UNIQUE,
+        description="Export-control categories the firm declares its technology falls in "
+        "(codes such as ML5, WA-DU-3, SCOMET-6, KR-NCT-SEMI). Shown to the owner and officials "
+        "only; used by screening, an aid for officials, not legal advice.",
+    ),
+    AfterValidator(_controlled),
+]
 Url = Annotated[HttpUrl, Field(max_length=500, json_schema_extra={"pattern": "^https?://"})]
 
 
@@ -139,6 +169,7 @@ class ProfileCreate(BaseModel):
     website: Url | None = None
     contact_email: Email | None = None
     tags: Tags = []
+    controlled_technologies: ControlledTechnologies = []
 
 
 class ProfileUpdate(BaseModel):
@@ -159,6 +190,7 @@ class ProfileUpdate(BaseModel):
     website: Url | None = None
     contact_email: Email | None = None
     tags: Tags = None  # type: ignore[assignment]
+    controlled_technologies: ControlledTechnologies = None  # type: ignore[assignment]
 
 
 class ProfileSummary(BaseModel):
@@ -208,6 +240,9 @@ class ProfileOut(ProfileSummary):
         None, description="Shown only to the owner, officials and admins."
     )
     tags: list[str]
+    controlled_technologies: list[str] | None = Field(
+        None, description="Declared export-control categories; owner, officials, admins only."
+    )
     created_at: datetime
     updated_at: datetime
 

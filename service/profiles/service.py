@@ -122,6 +122,7 @@ def _new_profile(item: ProfileCreate) -> Profile:
         website=str(item.website) if item.website else None,
         contact_email=str(item.contact_email) if item.contact_email else None,
         tags=list(item.tags),
+        controlled_technologies=list(item.controlled_technologies),
     )
 
 
@@ -257,6 +258,7 @@ def to_out(profile: Profile, principal: Principal) -> ProfileOut:
         website=profile.website,
         contact_email=profile.contact_email if show_contact else None,
         tags=list(profile.tags),
+        controlled_technologies=list(profile.controlled_technologies) if show_contact else None,
         created_at=profile.created_at,
         updated_at=profile.updated_at,
     )

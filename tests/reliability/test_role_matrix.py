@@ -56,6 +56,10 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/v1/introductions/{introduction_id}"): (401, 200, 403, 200, 200, 200),
     ("POST", "/v1/introductions/{introduction_id}/outcomes"): (401, 201, 403, 403, 403, 403),
     ("GET", "/v1/stats/funnel"): (401, 403, 403, 200, 200, 200),
+    # Screening: the vocabulary is public; the queue and decisions are officials' work.
+    ("GET", "/v1/screening/categories"): (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/screening/queue"): (401, 403, 403, 200, 200, 200),
+    ("POST", "/v1/screening/decisions"): (401, 403, 403, 201, 201, 201),
 }
 
 
@@ -123,7 +127,7 @@ def test_role_matrix(client, official, admin, method, path):
     from service.db import transaction
 
     a, owner_a, event_id = profile_with_webhook(client, admin)
-    create_profile(client, country="KR")
+    kr, _ = create_profile(client, country="KR")
     _, owner_b = create_profile(client)
     with transaction(client.app.state.matchmaker.sessions) as session:
         official_b = {"X-API-Key": create_key(session, "official", "another official")}
@@ -158,6 +162,8 @@ def test_role_matrix(client, official, admin, method, path):
             body = {"profiles": [profile_payload()]}
         elif path == "/v1/matches/search":
             body = {"needs": "Partners for semiconductor packaging lines.", "country": "KR"}
+        elif path == "/v1/screening/decisions":
+            body = {"profiles": [a["id"], kr["id"]], "decision": "cleared"}
         elif method == "PATCH":
             body = {"city": "Pune"}
         elif (method, path) == ("POST", "/v1/exports"):

@@ -1,0 +1,1 @@
+"""Sensitive-technology screening: an aid for officials, not legal advice."""
