@@ -112,16 +112,23 @@ def require_admin(principal: Principal) -> None:
         raise Forbidden("this needs an admin key")
 
 
-def require_owner_or_staff(principal: Principal, profile_id: int) -> None:
+def require_key(principal: Principal) -> None:
+    """Any key at all (401 without one); what it may do is for the caller to check."""
     if principal.role == "anonymous":
         raise Unauthorized("an API key is required (header X-API-Key)")
-    if not (principal.is_staff or principal.owns(profile_id)):
-        raise Forbidden("only the profile's owner, officials and admins may do this")
+
+
+def require_owner_or_staff(principal: Principal, *profile_ids: int) -> None:
+    """The owner of one of ``profile_ids`` (e.g. either side of an introduction), an official
+    or an admin."""
+    require_key(principal)
+    if not (principal.is_staff or any(principal.owns(p) for p in profile_ids)):
+        whose = "the profile's owner" if len(profile_ids) == 1 else "the profiles' owners"
+        raise Forbidden(f"only {whose}, officials and admins may do this")
 
 
 def require_owner_or_admin(principal: Principal, profile_id: int) -> None:
-    if principal.role == "anonymous":
-        raise Unauthorized("an API key is required (header X-API-Key)")
+    require_key(principal)
     if not (principal.role == "admin" or principal.owns(profile_id)):
         raise Forbidden("only the profile's owner or an admin may change it")
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from service.auth.service import allow_write, require_owner_or_staff, require_staff
 from service.deps import PrincipalDep, SessionDep, StateDep
-from service.errors import ERROR_RESPONSES, Forbidden, Unauthorized
+from service.errors import ERROR_RESPONSES
 from service.introductions import queries, service, views
 from service.introductions.schemas import (
     DeclineRequest,
@@ -77,11 +77,7 @@ def list_interests(
 def get_interest(interest_id: str, session: SessionDep, principal: PrincipalDep) -> InterestOut:
     """One interest (its two sides, officials, admins)."""
     interest = service.get_interest(session, interest_id)
-    if principal.role == "anonymous":
-        raise Unauthorized("an API key is required (header X-API-Key)")
-    sides = (interest.from_profile_id, interest.to_profile_id)
-    if not (principal.is_staff or any(principal.owns(p) for p in sides)):
-        raise Forbidden("only the two sides, officials and admins may see an interest")
+    require_owner_or_staff(principal, interest.from_profile_id, interest.to_profile_id)
     return views.interests_out(session, [interest], perspective=principal.profile_id)[0]
 
 
@@ -182,11 +178,7 @@ def get_introduction(
     """One introduction. Its two sides see each other's contact details once it is active;
     every such showing is recorded."""
     intro = service.get_introduction(session, introduction_id)
-    if principal.role == "anonymous":
-        raise Unauthorized("an API key is required (header X-API-Key)")
-    sides = (intro.low_profile_id, intro.high_profile_id)
-    if not (principal.is_staff or any(principal.owns(p) for p in sides)):
-        raise Forbidden("only the two sides, officials and admins may see an introduction")
+    require_owner_or_staff(principal, intro.low_profile_id, intro.high_profile_id)
     return views.introduction_out(session, intro, principal)
 
 

@@ -16,11 +16,11 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.auth.service import Principal
+from service.auth.service import Principal, require_key
 from service.config import IntroductionSettings
 from service.core.text import quote
 from service.db import utcnow
-from service.errors import Conflict, Forbidden, InvalidInput, LimitReached, NotFound, Unauthorized
+from service.errors import Conflict, Forbidden, InvalidInput, LimitReached, NotFound
 from service.introductions import views
 from service.introductions.models import Interest, Introduction, Outcome
 from service.introductions.schemas import (
@@ -38,14 +38,9 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
-def _require_key(principal: Principal) -> None:
-    if principal.role == "anonymous":
-        raise Unauthorized("an API key is required (header X-API-Key)")
-
-
 def _acts_for(principal: Principal, profile: Profile) -> None:
     """Only a profile's owner (or an admin) acts for it; officials act only as brokers."""
-    _require_key(principal)
+    require_key(principal)
     if principal.role == "official":
         raise Forbidden("officials act as brokers only: propose with POST /v1/introductions")
     if not (principal.role == "admin" or principal.owns(profile.id)):
@@ -262,7 +257,7 @@ def answer(
     decline: DeclineRequest | None = None,
 ) -> Interest:
     """Accept, decline or withdraw an interest (``action``)."""
-    _require_key(principal)
+    require_key(principal)
     interest = get_interest(session, public_id)
     now = utcnow()
     if action == "withdraw":
@@ -374,7 +369,7 @@ def report_outcome(
     session: Session, principal: Principal, public_id: str, body: OutcomeCreate
 ) -> Outcome:
     """Either side of an active introduction reports a stage; every report is kept."""
-    _require_key(principal)
+    require_key(principal)
     intro = get_introduction(session, public_id)
     sides = (intro.low_profile_id, intro.high_profile_id)
     side = next((p for p in sides if principal.owns(p)), None)
