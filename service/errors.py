@@ -15,7 +15,10 @@ class MatchmakerError(Exception):
         super().__init__(message)
         self.message = message
         self.extra = extra
+        # An error that says when to come back says it in the header too (429, 503).
         self.headers: dict[str, str] = {}
+        if extra.get("retry_after") is not None:
+            self.headers["Retry-After"] = str(extra["retry_after"])
 
     def body(self) -> dict[str, Any]:
         return {"detail": self.message, "code": self.code, **self.extra}
@@ -67,7 +70,6 @@ class RateLimited(MatchmakerError):
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, retry_after=retry_after)
-        self.headers = {"Retry-After": str(retry_after)}
 
 
 class ExportQueueFull(MatchmakerError):
@@ -78,7 +80,6 @@ class ExportQueueFull(MatchmakerError):
 
     def __init__(self, message: str, limit: int, retry_after: int = 10) -> None:
         super().__init__(message, limit=limit, retry_after=retry_after)
-        self.headers = {"Retry-After": str(retry_after)}
 
 
 class LimitReached(MatchmakerError):
@@ -97,7 +98,6 @@ class Busy(MatchmakerError):
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, retry_after=retry_after)
-        self.headers = {"Retry-After": str(retry_after)}
 
 
 class IdempotencyInProgress(Conflict):
