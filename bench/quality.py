@@ -56,7 +56,7 @@ from ranker_data import (
     blank_model,
     country_means,
     features,
-    fit_listwise,
+    fit_subset,
     load_set,
     make_encoder,
     register,
@@ -65,17 +65,19 @@ from ranker_data import (
 from train_ranker import to_json
 
 from service.config import Settings
+from service.indexing.lexical import LEXICAL_FEATURES
 from service.matching.model import FEATURES, KINDS, RankerModel, Weights
 from service.matching.model import load as load_shipped
 
 RESULTS = ROOT / "bench" / "results"
 JUDGEMENTS = ROOT / "seed_data" / "eval" / "judgements.csv"
-KEYWORD_POOL = Settings().ranker.keyword_pool
+POOL = Settings().candidate_pool
 F = {f: i for i, f in enumerate(FEATURES)}
 ABLATIONS = {
     "ours": FEATURES,
-    "ours without keywords": [
-        f for f in FEATURES if f not in ("bm25_needs", "bm25_whole", "cover")
+    "ours without keywords": [f for f in FEATURES if f not in LEXICAL_FEATURES],
+    "ours without the alike-keyword features (ranker v1's set)": [
+        f for f in FEATURES if f not in ("bm25_caps_caps", "bm25_needs_needs")
     ],
     "ours without dense": [
         f for f in FEATURES if f not in ("dense_sum", "dense_min", "caps_caps", "needs_needs")
@@ -210,15 +212,10 @@ def fold_models(
     k: int,
     subset: list[str],  # noqa: ANN001
 ) -> dict[int, Weights]:
-    cols = [F[f] for f in subset]
     out = {}
     for f in range(k):
         train = [q for q in range(len(data.profiles)) if folds.get(q, -1) not in (-1, f)]
-        xs, ys = training_lists(data, feats, train)
-        w = fit_listwise([x[:, cols] for x in xs], ys, names=tuple(subset))
-        full = Weights(np.zeros(len(FEATURES)), np.zeros(len(FEATURES)), np.ones(len(FEATURES)))
-        full.w[cols], full.mean[cols], full.scale[cols] = w.w, w.mean, w.scale
-        out[f] = full
+        out[f] = fit_subset(*training_lists(data, feats, train), subset)
     return out
 
 
@@ -325,9 +322,9 @@ def graded_ndcg(encoder, model: RankerModel) -> dict[str, float]:  # noqa: ANN00
         feats = features(data, model, "both")
         methods = baseline_scores(data, feats, encoder)
     methods["ours (shipped model)"] = {q: model.kinds["both"].z(x) for q, x in feats.x.items()}
-    out = {}
+    out: dict = {"unjudged_in_top10": {}}
     for name, scores in methods.items():
-        gains = []
+        gains, unjudged = [], 0
         for q in feats.queries.tolist():
             grades = judged.get(profiles[q]["name"])
             if not grades:
@@ -335,6 +332,7 @@ def graded_ndcg(encoder, model: RankerModel) -> dict[str, float]:  # noqa: ANN00
             other = "KR" if profiles[q]["country"] == "IN" else "IN"
             cand = feats.candidates[other]
             top = cand[np.argsort(-scores[q], kind="stable")[:10]]
+            unjudged += sum(profiles[c]["name"] not in grades for c in top.tolist())
             dcg = sum(
                 (2 ** grades.get(profiles[c]["name"], 0) - 1) / math.log2(i + 2)
                 for i, c in enumerate(top.tolist())
@@ -343,6 +341,7 @@ def graded_ndcg(encoder, model: RankerModel) -> dict[str, float]:  # noqa: ANN00
             idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
             gains.append(dcg / idcg if idcg else 0.0)
         out[name] = round(float(np.mean(gains)), 4) if gains else None
+        out["unjudged_in_top10"][name] = unjudged  # counted as grade 0 above
     out["queries"] = len(judged)
     return out
 
@@ -384,24 +383,17 @@ def main() -> None:
         if name == "ours":
             fold_weights = models
         methods[name] = {q: models[folds[q]].z(x) for q, x in feats.x.items() if q in folds}
-    # As /matches ranks: the FAISS pool (the 100 best by the pair score), of which the
-    # ``keyword_pool`` best by the dense part of the score also get the keyword features.
-    lexical = [F[f] for f in ("bm25_needs", "bm25_whole", "cover")]
+    # As /matches ranks: the FAISS pool (the ``candidate_pool`` best by the dense pair score),
+    # each with every feature.
     pool = {}
     for q, x in feats.x.items():
         if q not in folds:
             continue
-        w = fold_weights[folds[q]]
-        keep = np.argsort(-x[:, F["dense_sum"]], kind="stable")[:100]
-        dense = x.copy()
-        dense[:, lexical] = 0.0
-        first = keep[np.argsort(-w.z(dense[keep]), kind="stable")[:KEYWORD_POOL]]
-        staged = dense.copy()
-        staged[first] = x[first]
+        keep = np.argsort(-x[:, F["dense_sum"]], kind="stable")[:POOL]
         s = np.full(len(x), -np.inf)
-        s[keep] = w.z(staged[keep])
+        s[keep] = fold_weights[folds[q]].z(x[keep])
         pool[q] = s
-    methods["ours, pool 100 (as /matches)"] = pool
+    methods[f"ours, pool {POOL} (as /matches)"] = pool
     methods |= baseline_scores(data, feats, encoder)
 
     ranks = {name: ranks_for(m, qs, data, feats) for name, m in methods.items()}

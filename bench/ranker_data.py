@@ -208,13 +208,22 @@ def fit_listwise(
         loss = sum(-(torch.log_softmax(x @ w, 0) * y).sum() for x, y in zip(xt, yt, strict=True))
         loss = loss / len(xt) + l2 * (w**2).sum()
         loss.backward()
-        return float(loss), w.grad.numpy().copy()
+        return float(loss.detach()), w.grad.numpy().copy()
 
     bounds = [(0.0, None) if n in MONOTONE else (None, None) for n in names]
     res = minimize(
         loss_and_grad, np.zeros(allx.shape[1]), jac=True, method="L-BFGS-B", bounds=bounds
     )
     return Weights(res.x, mean, scale)
+
+
+def fit_subset(xs: list[np.ndarray], targets: list[np.ndarray], subset: list[str]) -> Weights:
+    """``fit_listwise`` on the features ``subset`` only; the others get weight 0."""
+    cols = [FEATURES.index(f) for f in subset]
+    w = fit_listwise([x[:, cols] for x in xs], targets, names=tuple(subset))
+    full = Weights(np.zeros(len(FEATURES)), np.zeros(len(FEATURES)), np.ones(len(FEATURES)))
+    full.w[cols], full.mean[cols], full.scale[cols] = w.w, w.mean, w.scale
+    return full
 
 
 def training_lists(

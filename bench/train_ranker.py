@@ -2,7 +2,7 @@
 
 Command (from the repository root; about two minutes on 2 cores, most of it encoding)::
 
-    .venv/bin/python bench/train_ranker.py                   # -> service/matching/data/ranker-v1.json
+    .venv/bin/python bench/train_ranker.py                   # -> service/matching/data/ranker-v2.json
 
 The model is fitted on every labelled pair; its held-out quality comes from ``bench/quality.py``,
 which fits the same way on four folds and reports the fifth (five times). Weights fitted on
@@ -23,7 +23,7 @@ from ranker_data import (
     blank_model,
     country_means,
     features,
-    fit_listwise,
+    fit_subset,
     load_set,
     make_encoder,
     register,
@@ -32,7 +32,19 @@ from ranker_data import (
 
 from service.matching.model import FEATURES, KINDS, RankerModel, Weights
 
-DEFAULT_OUT = ROOT / "service" / "matching" / "data" / "ranker-v1.json"
+DEFAULT_OUT = ROOT / "service" / "matching" / "data" / "ranker-v2.json"
+
+
+# A search that states one side ranks by how well the candidates answer that side (issue 18):
+# a needs-only search by the candidates' offers, not by needs like its own; a capabilities-only
+# search by the candidates' needs, not by offers like its own. Learned freely, the labelled
+# pairs give both "alike" features positive weights (partners often share a field), which
+# would rank a needs-only search by who else is looking for the same thing.
+LEFT_OUT = {
+    "both": (),
+    "needs_only": ("needs_needs", "bm25_needs_needs"),
+    "capabilities_only": ("caps_caps", "bm25_caps_caps"),
+}
 
 
 def fit_all(data, queries: list[int], means: tuple[dict, dict]) -> RankerModel:  # noqa: ANN001
@@ -41,7 +53,8 @@ def fit_all(data, queries: list[int], means: tuple[dict, dict]) -> RankerModel: 
     kinds: dict[str, Weights] = {}
     for kind in KINDS:
         feats = features(data, model, kind)
-        w = fit_listwise(*training_lists(data, feats, queries))
+        subset = [f for f in FEATURES if f not in LEFT_OUT[kind]]
+        w = fit_subset(*training_lists(data, feats, queries), subset)
         # spread: the best candidate of a typical (median) query scores sigmoid(3) = 0.95
         top = np.median([w.z(feats.x[q]).max() for q in queries])
         kinds[kind] = Weights(w.w, w.mean, w.scale, float(max(top, 1e-6) / 3.0))
@@ -74,7 +87,7 @@ def to_json(model: RankerModel, name: str, note: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--name", default="ranker-v1")
+    ap.add_argument("--name", default="ranker-v2")
     a = ap.parse_args()
     t0 = time.perf_counter()
     data = load_set()

@@ -18,13 +18,7 @@ class RankerSettings(BaseSettings):
     model: Path | None = Field(
         None,
         description="Ranker model file (JSON, from bench/train_ranker.py); default: the packaged "
-        "service/matching/data/ranker-v1.json.",
-    )
-    keyword_pool: int = Field(
-        30,
-        ge=1,
-        description="Candidates per query, the best by the dense part of the score, that also "
-        "get the keyword (BM25) features; the others are ranked by their dense part alone.",
+        "service/matching/data/ranker-v2.json.",
     )
     competitor_threshold: float = Field(
         0.75,

@@ -13,12 +13,19 @@ For a query profile A and a candidate B (``pair_features``), with Lucene's BM25:
     bm25(Q -> D)  = sum over terms t of Q also in D of idf(t) * sat(tf_D(t), len_D)
     cover(Q -> D) = sum of idf(t) over terms of Q found in D / sum of idf(t) over terms of Q
 
-    bm25_needs = bm25(A.needs -> B.capabilities) + bm25(B.needs -> A.capabilities)
-    bm25_whole = bm25(A.whole -> B.whole) + bm25(B.whole -> A.whole)
-    cover      = cover(A.needs -> B.capabilities) + cover(B.needs -> A.capabilities)
+    bm25_needs       = bm25(A.needs -> B.capabilities) + bm25(B.needs -> A.capabilities)
+    bm25_whole       = bm25(A.whole -> B.whole) + bm25(B.whole -> A.whole)
+    cover            = cover(A.needs -> B.capabilities) + cover(B.needs -> A.capabilities)
+    bm25_caps_caps   = bm25(A.caps -> B.caps) + bm25(B.caps -> A.caps)    # caps: capabilities
+    bm25_needs_needs = bm25(A.needs -> B.needs) + bm25(B.needs -> A.needs)
 
-All three are symmetric in A and B. The kernels are compiled with numba: a pair costs about a
-microsecond and releases the GIL, so the export's threads score pairs in parallel.
+All five are symmetric in A and B. The last two say how much the two firms offer, or look for,
+the same named things: on the labelled partnerships, offering the same products in the same
+words marks a competitor rather than a partner (the learned weight of ``bm25_caps_caps`` is
+negative, while the dense ``caps_caps``, "the same field", is positive).
+
+The kernel is compiled with numba: a pair costs a few microseconds and releases the GIL, so the
+export's threads score pairs in parallel.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from embeddings import lexical
 FIELDS = ("capabilities", "needs", "whole")
 CAPS, NEEDS, WHOLE = 0, 1, 2
 K1, B = 1.2, 0.75
-LEXICAL_FEATURES = ("bm25_needs", "bm25_whole", "cover")
+LEXICAL_FEATURES = ("bm25_needs", "bm25_whole", "cover", "bm25_caps_caps", "bm25_needs_needs")
 
 
 Terms = tuple[np.ndarray, np.ndarray]  # (term hashes, counts) of one field
@@ -231,7 +238,7 @@ class TermStore:
     def pair_features(
         self, a: np.ndarray, b: np.ndarray, query: QueryTerms | None = None
     ) -> np.ndarray:
-        """(n, 3) features ``LEXICAL_FEATURES`` of the pairs (a[i], b[i]) of profile ids; with
+        """(n, 5) features ``LEXICAL_FEATURES`` of the pairs (a[i], b[i]) of profile ids; with
         ``query``, ``a`` is ignored and the query's terms stand for A.
 
         Only the pairs' offsets are read under the lock. The kernel then runs outside it: a
@@ -286,65 +293,84 @@ def profile_terms(capabilities: str, needs: str) -> tuple[tuple, tuple]:
     return lexical.terms(capabilities), lexical.terms(needs)
 
 
-@numba.njit(cache=True, nogil=True)
-def _match(qt, qs, qn, dt, dc, ds, dn, dlen, idf, avg):
-    """(bm25 Q -> D, idf of Q's terms found in D, idf of all Q's terms): one sorted merge."""
-    norm = K1 * (1.0 - B + B * dlen / avg) if avg > 0 else K1
-    bm = 0.0
-    found = 0.0
-    total = 0.0
-    j = ds
-    de = ds + dn
-    for i in range(qs, qs + qn):
-        t = qt[i]
-        w = idf[t]
-        total += w
-        while j < de and dt[j] < t:
-            j += 1
-        if j < de and dt[j] == t:
-            tf = dc[j]
-            bm += w * tf * (K1 + 1.0) / (tf + norm)
-            found += w
-    return bm, found, total
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sat(tf, length, avg):
+    """BM25's saturated term frequency of a term seen ``tf`` times in a field of ``length``."""
+    norm = K1 * (1.0 - B + B * length / avg) if avg > 0 else K1
+    return tf * (K1 + 1.0) / (tf + norm)
 
 
 @numba.njit(cache=True, nogil=True)
-def _both(at, ac, as_, an, alen, bt, bc, bs, bn, blen, idf, avg):
-    """bm25(A -> B) + bm25(B -> A) of two documents: one sorted merge."""
-    norm_a = K1 * (1.0 - B + B * alen / avg) if avg > 0 else K1
-    norm_b = K1 * (1.0 - B + B * blen / avg) if avg > 0 else K1
-    out = 0.0
-    i, j = as_, bs
-    ie, je = as_ + an, bs + bn
-    while i < ie and j < je:
-        if at[i] < bt[j]:
-            i += 1
-        elif at[i] > bt[j]:
-            j += 1
-        else:
-            w = idf[at[i]]
-            tfa, tfb = ac[i], bc[j]
-            out += w * (tfb * (K1 + 1.0) / (tfb + norm_b) + tfa * (K1 + 1.0) / (tfa + norm_a))
-            i += 1
-            j += 1
-    return out
+def _scatter(sat, terms, counts, start, size, length, avg, value):
+    """Write (``value`` True) or clear one field of a profile into the dense array ``sat``."""
+    for i in range(start, start + size):
+        sat[terms[i]] = _sat(counts[i], length, avg) if value else 0.0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _same_query(qs, qn, r):
+    """Rows r - 1 and r read the same query terms (the same offsets and sizes of every field)."""
+    for f in range(3):  # noqa: SIM110 (a loop numba compiles; all() of a generator it does not)
+        if qs[r, f] != qs[r - 1, f] or qn[r, f] != qn[r - 1, f]:
+            return False
+    return True
 
 
 @numba.njit(cache=True, nogil=True)
 def _pairs(qt, qc, qs, qn, ql, dt, dc, ds, dn, dl, idf, avg):
-    """Rows of ``LEXICAL_FEATURES``: pair r is (row r of the q-offsets, row r of the d-offsets)."""
-    out = np.zeros((len(qs), 3), np.float64)
+    """Rows of ``LEXICAL_FEATURES``: pair r is (row r of the q-offsets, row r of the d-offsets).
+
+    A's three fields are spread into dense arrays over the term numbers (``sat[t]`` > 0 when A
+    has term t), so each pair walks B's terms once, with one lookup per term, instead of
+    merging sorted lists five times. Consecutive pairs of one query (the usual case: a query
+    against its pool) spread A once. Every sum runs over B's terms in their stored order, so a
+    pair's features never depend on the pairs computed with it.
+    """
+    out = np.zeros((len(qs), 5), np.float64)
+    sat = np.zeros((3, len(idf)), np.float64)  # A's capabilities, needs, whole
+    need_total = 0.0
     for r in range(len(qs)):
-        # A's needs against B's capabilities, B's needs against A's, whole against whole
-        bm1, f1, t1 = _match(
-            qt, qs[r, 1], qn[r, 1], dt, dc, ds[r, 0], dn[r, 0], dl[r, 0], idf, avg[0]
+        if r == 0 or not _same_query(qs, qn, r):  # clear the previous query's, spread this one
+            if r > 0:
+                for f in range(3):
+                    _scatter(sat[f], qt, qc, qs[r - 1, f], qn[r - 1, f], 0, 1.0, False)
+            for f in range(3):
+                _scatter(sat[f], qt, qc, qs[r, f], qn[r, f], ql[r, f], avg[f], True)
+            need_total = 0.0
+            for i in range(qs[r, 1], qs[r, 1] + qn[r, 1]):
+                need_total += idf[qt[i]]
+        a_caps, a_needs, a_whole = sat[0], sat[1], sat[2]
+        bm_needs = found_a = caps_caps = 0.0
+        for j in range(ds[r, 0], ds[r, 0] + dn[r, 0]):  # B's capabilities
+            t = dt[j]
+            if a_needs[t] > 0.0 or a_caps[t] > 0.0:
+                w = idf[t]
+                sb = _sat(dc[j], dl[r, 0], avg[0])
+                if a_needs[t] > 0.0:  # A's needs -> B's capabilities
+                    bm_needs += w * sb
+                    found_a += w
+                if a_caps[t] > 0.0:
+                    caps_caps += w * (sb + a_caps[t])
+        found_b = total_b = needs_needs = 0.0
+        for j in range(ds[r, 1], ds[r, 1] + dn[r, 1]):  # B's needs
+            t = dt[j]
+            w = idf[t]
+            total_b += w
+            if a_caps[t] > 0.0:  # B's needs -> A's capabilities
+                bm_needs += w * a_caps[t]
+                found_b += w
+            if a_needs[t] > 0.0:
+                needs_needs += w * (_sat(dc[j], dl[r, 1], avg[1]) + a_needs[t])
+        whole = 0.0
+        for j in range(ds[r, 2], ds[r, 2] + dn[r, 2]):  # whole documents
+            t = dt[j]
+            if a_whole[t] > 0.0:
+                whole += idf[t] * (_sat(dc[j], dl[r, 2], avg[2]) + a_whole[t])
+        out[r, 0] = bm_needs
+        out[r, 1] = whole
+        out[r, 2] = (found_a / need_total if need_total > 0 else 0.0) + (
+            found_b / total_b if total_b > 0 else 0.0
         )
-        bm2, f2, t2 = _match(
-            dt, ds[r, 1], dn[r, 1], qt, qc, qs[r, 0], qn[r, 0], ql[r, 0], idf, avg[0]
-        )
-        out[r, 0] = bm1 + bm2
-        out[r, 1] = _both(
-            qt, qc, qs[r, 2], qn[r, 2], ql[r, 2], dt, dc, ds[r, 2], dn[r, 2], dl[r, 2], idf, avg[2]
-        )
-        out[r, 2] = (f1 / t1 if t1 > 0 else 0.0) + (f2 / t2 if t2 > 0 else 0.0)
+        out[r, 3] = caps_caps
+        out[r, 4] = needs_needs
     return out

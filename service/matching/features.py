@@ -10,7 +10,7 @@ vector ``[caps | needs]``, ``service.indexing.service``), the keyword store
     caps_caps   = cos(A.caps, B.caps)
     needs_needs = cos(A.needs, B.needs)
     hub         = h(A) + h(B),  h(X) = X.caps . mean_needs[other(X)] + X.needs . mean_caps[other(X)]
-    bm25_needs, bm25_whole, cover        (service.indexing.lexical)
+    bm25_needs, bm25_whole, cover, bm25_caps_caps, bm25_needs_needs   (service.indexing.lexical)
     sector_fit                           (service.matching.scoring)
 
 Every feature is symmetric in A and B, so a pair scores the same from either side. The four
@@ -59,14 +59,12 @@ def pair_features(
     cand: np.ndarray,
     query_ids: np.ndarray | None = None,
     query_terms: QueryTerms | None = None,
-    keywords: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Features (B, P, len(FEATURES)) and components (B, P each) of queries x candidates.
 
     Queries are rows of ``q_caps``/``q_needs``; their keywords are those of the indexed
-    profiles ``query_ids`` or, for one ad-hoc query, ``query_terms``. ``keywords`` (B, P) says
-    which pairs get the keyword features (default all); the others keep 0 there. Invalid
-    candidates (-1) get features of candidate 0; the caller masks them.
+    profiles ``query_ids`` or, for one ad-hoc query, ``query_terms``. Invalid candidates (-1)
+    get the dense features of candidate 0 and no keyword features; the caller masks them.
     """
     valid = cand >= 0
     safe = np.where(valid, cand, 0)
@@ -109,15 +107,7 @@ def pair_features(
         "similarity": directional_fit(cc),
         "partnership_fit": pf,
     }
-    add_keywords(
-        index,
-        x,
-        comps,
-        safe,
-        np.ones(cand.shape, bool) if keywords is None else keywords,
-        query_ids,
-        query_terms,
-    )
+    add_keywords(index, x, comps, safe, valid, query_ids, query_terms)
     return x, comps
 
 

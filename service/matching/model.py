@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 DATA = Path(__file__).parent / "data"
-DEFAULT_MODEL = DATA / "ranker-v1.json"
+DEFAULT_MODEL = DATA / "ranker-v2.json"
 # The features, in the order of the weights. Each is symmetric in the two profiles.
 FEATURES = (
     "dense_sum",  # cos(A.needs, B.caps) + cos(B.needs, A.caps)
@@ -42,6 +42,8 @@ FEATURES = (
     "bm25_whole",  # BM25 of the whole texts, both ways
     "cover",  # share of each side's needs' keyword weight found in the other's offer, summed
     "sector_fit",
+    "bm25_caps_caps",  # BM25 of the capability texts against each other: the same named offers
+    "bm25_needs_needs",  # BM25 of the need texts against each other: the same named wants
 )
 # partnership_fit is shown with every match but is not a feature: in the labelled set the
 # partnership types were written by people who knew the deal, so its learned weight could not be

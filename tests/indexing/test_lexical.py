@@ -21,7 +21,7 @@ TEXTS = [
 ]
 
 
-def reference(texts, a: int, b: int) -> tuple[float, float, float]:
+def reference(texts, a: int, b: int) -> tuple[float, ...]:
     """LEXICAL_FEATURES of (a, b) written out plainly from the module docstring."""
     bags = [(lexical.words(c), lexical.words(n)) for c, n in texts]
     whole = [c + n for c, n in bags]
@@ -32,6 +32,7 @@ def reference(texts, a: int, b: int) -> tuple[float, float, float]:
         return math.log(1 + (n_docs - df[t] + 0.5) / (df[t] + 0.5))
 
     avg_caps = sum(len(c) for c, _ in bags) / n_docs
+    avg_needs = sum(len(n) for _, n in bags) / n_docs
     avg_whole = sum(len(w) for w in whole) / n_docs
 
     def bm25(q, d, avg):
@@ -48,6 +49,8 @@ def reference(texts, a: int, b: int) -> tuple[float, float, float]:
         bm25(na, cb, avg_caps) + bm25(nb, ca, avg_caps),
         bm25(whole[a], whole[b], avg_whole) + bm25(whole[b], whole[a], avg_whole),
         cover(na, cb) + cover(nb, ca),
+        bm25(ca, cb, avg_caps) + bm25(cb, ca, avg_caps),
+        bm25(na, nb, avg_needs) + bm25(nb, na, avg_needs),
     )
 
 
@@ -61,11 +64,24 @@ def store_of(texts) -> TermStore:
 def test_pair_features_match_the_plain_formula_and_are_symmetric():
     store = store_of(TEXTS)
     a, b = np.repeat(np.arange(5), 5), np.tile(np.arange(5), 5)
-    got = store.pair_features(a, b).reshape(5, 5, 3)
+    got = store.pair_features(a, b).reshape(5, 5, 5)
     for i in range(5):
         for j in range(5):
             assert got[i, j] == pytest.approx(reference(TEXTS, i, j), rel=1e-9)
     assert np.allclose(got, got.transpose(1, 0, 2))
+
+
+def test_pairs_in_any_order_score_as_alone():
+    """The kernel spreads a query's terms once for a run of its pairs: interleaved queries,
+    and a profile with an empty field next to the one stored after it, must not mix."""
+    texts = [*TEXTS, ("", "We need cathodes."), ("Cathode lines and cells.", "")]
+    store = store_of(texts)
+    n = len(texts)
+    a, b = np.tile(np.arange(n), n), np.repeat(np.arange(n), n)  # a new query on every row
+    got = store.pair_features(a, b)
+    for r in range(len(a)):
+        assert got[r] == pytest.approx(reference(texts, a[r], b[r]), rel=1e-9, abs=1e-12)
+        assert np.array_equal(got[r], store.pair_features(a[r : r + 1], b[r : r + 1])[0])
 
 
 def test_statistics_follow_edits_and_deletes_exactly():
