@@ -70,15 +70,15 @@ from service.matching.model import FEATURES, KINDS, RankerModel, Weights
 from service.matching.model import load as load_shipped
 
 RESULTS = ROOT / "bench" / "results"
+V1 = ROOT / "service" / "matching" / "data" / "ranker-v1.json"
+V1_SET = "ours without the alike-keyword features (ranker v1's set)"
 JUDGEMENTS = ROOT / "seed_data" / "eval" / "judgements.csv"
 POOL = Settings().candidate_pool
 F = {f: i for i, f in enumerate(FEATURES)}
 ABLATIONS = {
     "ours": FEATURES,
     "ours without keywords": [f for f in FEATURES if f not in LEXICAL_FEATURES],
-    "ours without the alike-keyword features (ranker v1's set)": [
-        f for f in FEATURES if f not in ("bm25_caps_caps", "bm25_needs_needs")
-    ],
+    V1_SET: [f for f in FEATURES if f not in ("bm25_caps_caps", "bm25_needs_needs")],
     "ours without dense": [
         f for f in FEATURES if f not in ("dense_sum", "dense_min", "caps_caps", "needs_needs")
     ],
@@ -307,7 +307,7 @@ def api_ranks(
 # -- graded judgements -------------------------------------------------------------------------
 
 
-def graded_ndcg(encoder, model: RankerModel) -> dict[str, float]:  # noqa: ANN001
+def graded_ndcg(encoder, models: dict[str, RankerModel]) -> dict[str, float]:  # noqa: ANN001
     """nDCG@10 of each method on the seeded registry's judged queries."""
     judged: dict[str, dict[str, int]] = {}
     with open(JUDGEMENTS, newline="") as fh:
@@ -319,9 +319,11 @@ def graded_ndcg(encoder, model: RankerModel) -> dict[str, float]:  # noqa: ANN00
     data = LabelledSet(profiles, [], [])
     with tempfile.TemporaryDirectory() as tmp:
         register(data, encoder, Path(tmp))
-        feats = features(data, model, "both")
+        # hub is the only feature that reads the model (its country means, the same in both)
+        feats = features(data, next(iter(models.values())), "both")
         methods = baseline_scores(data, feats, encoder)
-    methods["ours (shipped model)"] = {q: model.kinds["both"].z(x) for q, x in feats.x.items()}
+    for name, model in models.items():
+        methods[name] = {q: model.kinds["both"].z(x) for q, x in feats.x.items()}
     out: dict = {"unjudged_in_top10": {}}
     for name, scores in methods.items():
         gains, unjudged = [], 0
@@ -428,6 +430,7 @@ def main() -> None:
                 "BM25 needs>caps",
                 "cosine (whole profile)",
                 "old ranker (6370fbb)",
+                V1_SET,
             )
         },
         "pool_recall@100": float(np.mean(ranks["dense pair score (FAISS)"] <= 100)),
@@ -435,7 +438,13 @@ def main() -> None:
     }
     log("graded judgements (seeded registry)")
     if JUDGEMENTS.exists():
-        report["graded_ndcg@10"] = graded_ndcg(encoder, load_shipped())
+        report["graded_ndcg@10"] = graded_ndcg(
+            encoder,
+            {
+                "ours (shipped model)": load_shipped(),
+                "ranker v1 (the previous shipped model)": load_shipped(V1),
+            },
+        )
     report["seconds"] = round(time.perf_counter() - t0, 1)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(report, indent=1) + "\n")

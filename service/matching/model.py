@@ -84,13 +84,23 @@ def load(path: Path | str | None = None) -> RankerModel:
 @cache
 def _load(path: str) -> RankerModel:
     data = json.loads(Path(path).read_text())
-    if tuple(data["features"]) != FEATURES:
-        raise ValueError(f"ranker model {path} has features {data['features']}, not {FEATURES}")
+    unknown = sorted(set(data["features"]) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"ranker model {path} has features this code does not compute: {unknown}")
+    # A model written before a feature existed (ranker-v1) gives it weight 0, so earlier models
+    # stay selectable and score exactly as they did.
+    cols = [FEATURES.index(f) for f in data["features"]]
+
+    def spread(values: list[float], fill: float) -> np.ndarray:
+        out = np.full(len(FEATURES), fill, np.float64)
+        out[cols] = values
+        return out
+
     kinds = {
         k: Weights(
-            np.array(v["weights"], np.float64),
-            np.array(v["mean"], np.float64),
-            np.array(v["scale"], np.float64),
+            spread(v["weights"], 0.0),
+            spread(v["mean"], 0.0),
+            spread(v["scale"], 1.0),
             float(v.get("temperature", 1.0)),
         )
         for k, v in data["kinds"].items()
