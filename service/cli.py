@@ -265,6 +265,9 @@ def export(
     country: Annotated[str | None, typer.Option(help="Only IN or KR top-K rows.")] = None,
     top_k: Annotated[int, typer.Option(min=1, max=100, help="Partners per profile.")] = 10,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="Lowest score.")] = 0.0,
+    screening: Annotated[
+        str | None, typer.Option(help="Only pairs whose screening is clear or review_required.")
+    ] = None,
 ) -> None:
     """Export candidate pairings of the whole registry, or the introductions and outcomes."""
     from pydantic import ValidationError
@@ -284,7 +287,12 @@ def export(
 
     try:
         params = ExportParams(
-            format=format, sector=sector, country=country, top_k=top_k, min_score=min_score
+            format=format,
+            sector=sector,
+            country=country,
+            top_k=top_k,
+            min_score=min_score,
+            screening=screening,
         )
     except ValidationError as exc:
         raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from exc

@@ -156,6 +156,13 @@ class ScreeningSettings(BaseSettings):
         "from bench/screening_eval.py --write); default: the packaged "
         "service/screening/data/screening-model.json.",
     )
+    vocabulary: Path | None = Field(
+        None,
+        description="Folder of the controlled-technology vocabulary (categories.json with its "
+        "version, and terms.csv); default: the packaged service/screening/data. A new "
+        "version is a data change, then `matchmaker screen` re-screens every profile. Read "
+        "once per process, from the environment.",
+    )
 
 
 class Settings(BaseSettings):

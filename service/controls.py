@@ -4,7 +4,8 @@ The vocabulary is data (``service/screening/data/categories.json`` with its ``ve
 ``terms.csv``); this module only loads and checks it. It sits at the bottom of the layers, like
 ``service.sectors``, because profiles validate the codes they declare against it; the
 screening itself (``service.screening``) reads it from here. Loading a new vocabulary is a data
-change (a new ``version``) followed by ``matchmaker screen --all``.
+change (a new ``version``, in place or in a folder named by ``MATCHMAKER_SCREENING_VOCABULARY``)
+followed by ``matchmaker screen``: every profile screened with another version is stale.
 
 Screening is an aid for officials, not legal advice.
 """
@@ -16,6 +17,8 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from service.config import ScreeningSettings
 
 DATA = Path(__file__).parent / "screening" / "data"
 
@@ -87,5 +90,7 @@ def load(directory: Path = DATA) -> Catalogue:
 
 @cache
 def catalogue() -> Catalogue:
-    """The packaged vocabulary, loaded once per process."""
-    return load()
+    """The vocabulary in use, loaded once per process: ``MATCHMAKER_SCREENING_VOCABULARY``'s
+    folder, else the packaged one. Once per process because the codes profiles may declare
+    are published in the API schema, which is built when the modules are imported."""
+    return load(ScreeningSettings().vocabulary or DATA)

@@ -43,6 +43,11 @@ class ExportParams(BaseModel):
     )
     top_k: Annotated[int, Field(ge=1, le=100)] = 10
     min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+    screening: Literal["clear", "review_required"] | None = Field(
+        None,
+        description="Only rows whose pair has this screening status (an aid for officials, "
+        "not legal advice).",
+    )
 
 
 class ExportStatus(BaseModel):

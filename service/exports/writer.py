@@ -177,6 +177,7 @@ def iter_rows(
     written: Written | None = None,
     chunk: int = 10_000,
     states: dict[tuple[int, int], str] | None = None,
+    only_screening: str | None = None,
 ) -> Iterator[dict[str, list]]:
     """Export columns in chunks of rows, explanations quoted exactly as ``/matches`` does.
 
@@ -262,6 +263,14 @@ def iter_rows(
             cols["screening_status"] = [c.status for c in checks]
             cols["screening_categories"] = [c.categories for c in checks]
             progress(0.5 + 0.5 * min(n, start + chunk) / n)
+            if only_screening is not None:
+                # Known only once the pair's evidence is quoted: filtered here, not in ranking.
+                keep = [c.status == only_screening for c in checks]
+                cols = {
+                    k: [v for v, y in zip(col, keep, strict=True) if y] for k, col in cols.items()
+                }
+                if not cols["in_id"]:
+                    continue
             yield cols
 
 
@@ -341,6 +350,7 @@ def write_export(
                 settings.ranker.competitor_threshold,
                 written,
                 states=export_pair_states(session, settings.introductions.decline_cooldown_days),
+                only_screening=params.screening,
             ):
                 if pending is not None:
                     pending.result()

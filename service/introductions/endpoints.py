@@ -153,9 +153,13 @@ def list_introductions(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    screening: Annotated[
+        Literal["clear", "review_required"] | None,
+        Query(description="Only pairs with this screening status (an aid for officials)."),
+    ] = None,
 ) -> IntroductionList:
     """Officials' view: every introduction matching the filters with its full history (the
-    interests, every outcome reported), and counts by state."""
+    interests, every outcome reported), and counts by state (of those the filters leave)."""
     require_staff(principal)
     found = profiles.get(session, profile) if profile else None
     return queries.list_introductions(
@@ -168,6 +172,7 @@ def list_introductions(
         profile=found,
         cursor=cursor,
         limit=limit,
+        screened=screening,
     )
 
 

@@ -86,9 +86,11 @@ def list_introductions(
     profile: Profile | None,
     cursor: str | None,
     limit: int,
+    screened: str | None = None,
 ) -> IntroductionList:
     """Officials' view: introductions matching the filters with their history, newest first,
-    and their counts by state."""
+    and their counts by state. ``screened``: only pairs whose screening is ``clear`` or
+    ``review_required``."""
     base = select(Introduction)
     if since:
         base = base.where(Introduction.created_at >= since)
@@ -100,13 +102,18 @@ def list_introductions(
             )
         )
     base = _party_filter(base, sector, country)
-    counts_q = base.with_only_columns(Introduction.state, func.count()).group_by(Introduction.state)
-    counts = {s: n for s, n in session.execute(counts_q).tuples()}
-    stmt = base.where(Introduction.state == state) if state else base
     after = decode_cursor(cursor)
-    if after:
-        stmt = stmt.where(Introduction.id < after)
-    rows = list(session.scalars(stmt.order_by(Introduction.id.desc()).limit(limit + 1)))
+    if screened is not None:
+        counts, rows = _screened_page(session, base, screened, state, after, limit)
+    else:
+        counts_q = base.with_only_columns(Introduction.state, func.count()).group_by(
+            Introduction.state
+        )
+        counts = {s: n for s, n in session.execute(counts_q).tuples()}
+        stmt = base.where(Introduction.state == state) if state else base
+        if after:
+            stmt = stmt.where(Introduction.id < after)
+        rows = list(session.scalars(stmt.order_by(Introduction.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return IntroductionList(
@@ -114,6 +121,43 @@ def list_introductions(
         counts=counts,
         next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
     )
+
+
+def _screened_page(
+    session: Session,
+    base,  # noqa: ANN001 - the filtered select of introductions
+    screened: str,
+    state: str | None,
+    after: int,
+    limit: int,
+) -> tuple[dict[str, int], list[Introduction]]:
+    """Counts by state and one page (``limit`` + 1, newest first) of the introductions whose
+    pair screening is ``screened``. The status is computed from the stored declarations and
+    flags (as the gate does, a flag counting as touching), not stored: every introduction the
+    other filters leave is screened, with one lookup of its sides, and the page is cut here."""
+    found = session.execute(
+        base.with_only_columns(
+            Introduction.id,
+            Introduction.state,
+            Introduction.low_profile_id,
+            Introduction.high_profile_id,
+        )
+    ).all()
+    people = screening.sides(session, {p for r in found for p in (r[2], r[3])})
+    kept = [
+        (i, st)
+        for i, st, low, high in found
+        if screening.pair_screening(people[low], people[high]).status == screened
+    ]
+    counts = dict(Counter(st for _, st in kept))
+    page = sorted(
+        (i for i, st in kept if (not state or st == state) and (not after or i < after)),
+        reverse=True,
+    )[: limit + 1]
+    rows = session.scalars(
+        select(Introduction).where(Introduction.id.in_(page)).order_by(Introduction.id.desc())
+    )
+    return counts, list(rows)
 
 
 def funnel(

@@ -114,9 +114,11 @@ def search_matches(
     encoder: EncoderDep,
     principal: PrincipalDep,
 ) -> SearchResult:
-    """Ad-hoc match list for an organisation that has not registered (officials, admins)."""
+    """Ad-hoc match list for an organisation that has not registered (officials, admins). Each
+    result carries the pair's screening: the firm's capabilities are screened as they are
+    searched with, beside the categories it declares."""
     require_staff(principal)
-    matches = service.search_adhoc(
+    found = service.search_adhoc(
         session,
         index,
         encoder,
@@ -128,7 +130,17 @@ def search_matches(
         pool=state.settings.candidate_pool,
         ranker=state.settings.ranker,
     )
-    return SearchResult(matches=[_out(m) for m in matches])
+    checks = service.screen_adhoc(
+        session,
+        state.screener,
+        found,
+        declared=body.controlled_technologies,
+        sectors=body.sectors,
+        principal=principal,
+    )
+    return SearchResult(
+        matches=[_out(m, screening=c) for m, c in zip(found.matches, checks, strict=True)]
+    )
 
 
 @router.get("/pairings", response_model=PairingList)

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from service.introductions.schemas import PairState
-from service.profiles.schemas import LongText, ProfileSummary, Sectors
+from service.profiles.schemas import ControlledTechnologies, LongText, ProfileSummary, Sectors
 from service.screening.schemas import PairScreening
 from service.vocab import Country
 
@@ -89,6 +89,7 @@ class SearchRequest(BaseModel):
     country: Country = Field(description="The candidates' country.")
     sectors: Sectors | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 10
+    controlled_technologies: ControlledTechnologies = []
 
     @model_validator(mode="after")
     def _one_side(self) -> SearchRequest:

@@ -21,6 +21,7 @@ from service.matching.features import COMPONENTS
 from service.matching.ranking import Ranked, rank, rank_profiles, top_pairs
 from service.profiles.models import Profile
 from service.screening import service as screening
+from service.screening.engine import Screener
 from service.screening.schemas import PairScreening
 from service.sectors import mask_of
 from service.vocab import other_country
@@ -48,8 +49,8 @@ def _quoted(evidence: list[Evidence]) -> set[str]:
 
 
 def screen_matches(
-    session: Session, subject: int, matches: list[Match], principal
-) -> list[PairScreening]:  # noqa: ANN001 - auth.service.Principal
+    session: Session, subject: int, matches: list[Match], principal: Principal
+) -> list[PairScreening]:
     """Each match's screening: one lookup of the stored declarations and flags of the subject
     and its partners (no encoding, no scoring on the request path)."""
     found = screening.sides(session, [subject, *(m.profile.id for m in matches)])
@@ -58,6 +59,36 @@ def screen_matches(
         s = screening.pair_screening(found[subject], found[m.profile.id], _quoted(m.evidence))
         out.append(screening.for_viewer(s, principal))
     return out
+
+
+def screen_adhoc(
+    session: Session,
+    screener: Screener,
+    search: AdHocSearch,
+    *,
+    declared: list[str],
+    sectors: list[str] | None,
+    principal: Principal,
+) -> list[PairScreening]:
+    """Each ad-hoc search result's screening. The unregistered firm has no stored flags, so its
+    capability sentences are scored here from the vectors the search encoded (no second
+    encoding); its declared categories come with the request."""
+    sents, vecs = search.query.get("capabilities", ([], None))
+    firm = screening.Side(
+        id=-1,
+        public_id="",
+        country=other_country(search.candidate_country),
+        sectors=list(sectors or []),
+        declared=list(declared),
+        flags=[f.as_dict() for f in screener.flags(sents, vecs)] if sents else [],
+    )
+    found = screening.sides(session, [m.profile.id for m in search.matches])
+    return [
+        screening.for_viewer(
+            screening.pair_screening(firm, found[m.profile.id], _quoted(m.evidence)), principal
+        )
+        for m in search.matches
+    ]
 
 
 def screen_pairings(session: Session, pairings: list[Pairing]) -> list[PairScreening]:
@@ -184,6 +215,14 @@ class AdHoc:
     sectors: list[str]
 
 
+@dataclass
+class AdHocSearch:
+    matches: list[Match]
+    candidate_country: str
+    # The query's sentences and their vectors by field ("needs", "capabilities"), as encoded.
+    query: dict[str, tuple[list[str], np.ndarray]]
+
+
 def search_adhoc(
     session: Session,
     index: MatchIndex,
@@ -196,7 +235,7 @@ def search_adhoc(
     limit: int,
     pool: int,
     ranker: RankerSettings,
-) -> list[Match]:
+) -> AdHocSearch:
     """Matches for an unregistered organisation described by its needs, its capabilities or
     both. With one side only, candidates are ranked by that direction alone (the model's
     ``needs_only`` or ``capabilities_only`` weights): what answers the needs, or who needs what
@@ -242,10 +281,11 @@ def search_adhoc(
         competitors(r, cols, ranker) if capabilities else [False] * len(ids),
         query_sentences={-1: q_sent},
     )
-    return [
+    matches = [
         Match(profiles[i], round(float(r.scores[0, c]), 6), row_components(r, 0, c), *t)
         for i, c, t in zip(ids, cols, texts_out, strict=True)
     ]
+    return AdHocSearch(matches, candidate_country, q_sent)
 
 
 @dataclass
