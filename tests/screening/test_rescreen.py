@@ -115,7 +115,7 @@ def test_new_vocabulary_and_changed_text_rescreen(
         )
         with TestClient(create_app(quiet, encoder=encoder)) as new:
             rows = stored(new)
-            assert {r.vocabulary_version for r in rows.values()} == {f"{NEW}/screening-v1"}
+            assert {r.vocabulary_version for r in rows.values()} == {f"{NEW}/screening-v2"}
             kr_row = next(r for r in rows.values() if CODE in codes(r))
             assert DRIVING in {f["sentence"] for f in kr_row.flags}
             staff = {"X-API-Key": ADMIN_KEY}
@@ -127,7 +127,7 @@ def test_new_vocabulary_and_changed_text_rescreen(
             assert CODE in pair["screening"]["categories"]
             body = {"profiles": [india["id"], kr["id"]], "decision": "cleared"}
             d = new.post("/v1/screening/decisions", json=body, headers=staff).json()
-            assert d["vocabulary_version"] == f"{NEW}/screening-v1" and CODE in d["categories"]
+            assert d["vocabulary_version"] == f"{NEW}/screening-v2" and CODE in d["categories"]
             # a changed text (not screened on write here) makes its profile alone stale
             civil = "We make cabin seats and interior trim for passenger cars."
             r = new.patch(f"/v1/profiles/{kr['id']}", json={"capabilities": civil}, headers=kr_key)
