@@ -299,6 +299,12 @@ class Settings(BaseSettings):
     rate_limit_registrations_per_minute: int = Field(
         20, ge=1, description="Registrations per client address per minute."
     )
+    rate_limit_signin_failures_per_minute: int = Field(
+        10,
+        ge=1,
+        description="Failed console sign-ins (wrong API key) per client address per minute; "
+        "past it, that address's sign-ins get 429 until the minute's window moves on.",
+    )
     rate_limit_writes_per_minute: int = Field(
         120,
         ge=1,

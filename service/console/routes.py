@@ -31,7 +31,14 @@ from service.auth.service import (
 from service.console import charts, forms
 from service.console.session import ConsoleSession, Sessions, csrf_ok, principal_of
 from service.deps import SessionDep, StateDep, finish_here
-from service.errors import Forbidden, InvalidInput, MatchmakerError, NotFound, Unauthorized
+from service.errors import (
+    Forbidden,
+    InvalidInput,
+    MatchmakerError,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 from service.exports import service as exports
 from service.exports.schemas import ExportParams
 from service.exports.writer import CONTENT_TYPES
@@ -40,6 +47,7 @@ from service.introductions import service as workflow
 from service.introductions.schemas import DeclineRequest, InterestCreate
 from service.matching import service as matching
 from service.profiles import service as profiles
+from service.profiles.endpoints import client_address
 from service.profiles.schemas import ProfileCreate, ProfileUpdate, SectorCode
 from service.sectors import SECTORS
 from service.vocab import COUNTRIES, ORG_TYPES, PARTNERSHIP_TYPES, Country, OrgType
@@ -144,7 +152,9 @@ def error_page(request: Request, exc: MatchmakerError) -> Response:
     sess = sessions.read(request)
     viewer = Viewer(sess, Principal(sess.role) if sess else Principal("anonymous"))
     message = exc.message if not isinstance(exc, InvalidInput) else _invalid_text(exc)
-    return render(request, viewer, "error.html", exc.status_code, message=message, exc=exc)
+    response = render(request, viewer, "error.html", exc.status_code, message=message, exc=exc)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _invalid_text(exc: InvalidInput) -> str:
@@ -174,14 +184,30 @@ def signin(
 ) -> Response:
     raw = str(form.get("api_key", "")).strip()
     admin = state.settings.admin_key.get_secret_value() if state.settings.admin_key else None
+    client = client_address(request)
     try:
+        state.limiter.signin_allowed(client)
         principal = resolve_without_lookup(raw, admin) or lookup_key(session, raw)
         if principal.role == "anonymous":
             raise Unauthorized("enter an API key")
     except Unauthorized as exc:
+        try:
+            state.limiter.signin_failed(client)
+        except RateLimited as limited:
+            return _too_many_signins(request, viewer, limited)
         return render(request, viewer, "signin.html", 401, error=exc.message)
+    except RateLimited as limited:
+        return _too_many_signins(request, viewer, limited)
     response = redirect("/console")
     _sessions(request).write(request, response, ConsoleSession.of(principal))
+    return response
+
+
+def _too_many_signins(request: Request, viewer: Viewer, exc: RateLimited) -> HTMLResponse:
+    wait = exc.headers.get("Retry-After", "60")
+    message = f"Too many failed sign-ins from this address. Try again in {wait} seconds."
+    response = render(request, viewer, "signin.html", 429, error=message)
+    response.headers.update(exc.headers)
     return response
 
 
@@ -330,7 +356,7 @@ def register(
     if body is None:
         return render(request, viewer, "register.html", 422, values=values, errors=errors)
     if viewer.role != "admin":
-        state.limiter.registration(request.client.host if request.client else "unknown")
+        state.limiter.registration(client_address(request))
     try:
         reg = profiles.register(session, state.encoder, body)
     except MatchmakerError as exc:
