@@ -8,8 +8,9 @@ template. Sessions and CSRF: ``service.console.session``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -17,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 from starlette.datastructures import FormData
 
 from service.auth.service import (
@@ -25,6 +26,7 @@ from service.auth.service import (
     allow_write,
     lookup_key,
     require_owner_or_admin,
+    require_owner_or_staff,
     require_staff,
     resolve_without_lookup,
 )
@@ -44,11 +46,20 @@ from service.exports.schemas import ExportParams
 from service.exports.writer import CONTENT_TYPES
 from service.introductions import queries as introductions
 from service.introductions import service as workflow
-from service.introductions.schemas import DeclineRequest, InterestCreate
+from service.introductions import views
+from service.introductions.schemas import (
+    DeclineRequest,
+    InterestCreate,
+    IntroductionCreate,
+    IntroductionState,
+    OutcomeCreate,
+)
 from service.matching import service as matching
 from service.profiles import service as profiles
 from service.profiles.endpoints import client_address
 from service.profiles.schemas import ProfileCreate, ProfileUpdate, SectorCode
+from service.screening import service as screening
+from service.screening.schemas import NOTICE, DecisionCreate
 from service.sectors import SECTORS
 from service.vocab import COUNTRIES, ORG_TYPES, PARTNERSHIP_TYPES, Country, OrgType
 
@@ -61,6 +72,9 @@ templates.env.globals.update(
     ORG_TYPES=ORG_TYPES,
     PARTNERSHIP_TYPES=PARTNERSHIP_TYPES,
     DECLINE_REASONS=("not_relevant", "competitor", "not_now", "already_in_contact", "other"),
+    OUTCOME_STAGES=("meeting_held", "negotiating", "agreement_signed", "no_further_contact"),
+    INTRODUCTION_STATES=("proposed", "active", "declined", "expired"),
+    SCREENING_NOTICE=NOTICE,
     FUNNEL_STEPS=charts.FUNNEL_STEPS,
 )
 templates.env.filters["sector_names"] = lambda codes: ", ".join(
@@ -158,7 +172,16 @@ def error_page(request: Request, exc: MatchmakerError) -> Response:
 
 
 def _invalid_text(exc: InvalidInput) -> str:
-    return "; ".join(f"{k}: {v}" for k, v in forms.domain_errors(exc).items())
+    errors = forms.domain_errors(exc)
+    return "; ".join(v if k == "form" else f"{k.replace('_', ' ')}: {v}" for k, v in errors.items())
+
+
+def _invalid(errors: dict[str, str]) -> InvalidInput:
+    """A form's field errors as the domain's 422 (shown by ``error_page``)."""
+    return InvalidInput(
+        "invalid input",
+        errors=[{"loc": [] if k == "form" else [k], "msg": v} for k, v in errors.items()],
+    )
 
 
 # -- sign-in ---------------------------------------------------------------------------------
@@ -285,10 +308,15 @@ async def profile_page(
                 session, state.index, state.settings, p, profile_id, limit=10
             )
             out["matches"] = matches
+            out["screening"] = matching.screen_matches(session, row.id, matches, p)
             out["pairs"] = pairs
             out["interests"] = introductions.list_interests(
                 session, row, direction=None, state="pending", cursor=None, limit=50
             ).items
+            partners = views.profiles_by_id(session, pairs.introductions)
+            out["introduced"] = [
+                (partners[pid], ix) for pid, ix in pairs.introductions.items() if pid in partners
+            ]
         out["mine"] = p.owns(row.id)
         out["may_edit"] = p.owns(row.id) or p.role == "admin"
         return out
@@ -304,7 +332,7 @@ def send_interest(
     values = {"to": form.get("to", ""), "message": form.get("message", "")}
     body, errors = forms.parse(InterestCreate, values)
     if body is None:
-        raise InvalidInput("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        raise _invalid(errors)
     workflow.send_interest(session, state.settings.introductions, user.principal, profile_id, body)
     if user.role != "admin":
         state.limiter.write(user.principal.rate_key)
@@ -324,11 +352,12 @@ def answer_interest(
         raise NotFound("no such action")
     decline = None
     if action == "decline":
+        note = str(form.get("note", "")).strip() or None
         decline, errors = forms.parse(
-            DeclineRequest, {"reason": form.get("reason", ""), "note": form.get("note") or None}
+            DeclineRequest, {"reason": form.get("reason", ""), "note": note}
         )
         if decline is None:
-            raise InvalidInput("; ".join(f"{k}: {v}" for k, v in errors.items()))
+            raise _invalid(errors)
     interest = workflow.answer(session, user.principal, interest_id, action, decline)
     if user.role != "admin":
         state.limiter.write(user.principal.rate_key)
@@ -527,6 +556,150 @@ async def pairings_page(
     return render(
         request, user, "pairings.html", query=query, per_org=per_org, funnel_top=top, **ctx
     )
+
+
+# -- the workflow: introductions, outcomes, the screening queue --------------------------------
+
+
+class IntroductionsQuery(BaseModel):
+    """The filters of ``GET /v1/introductions``; an empty box of the form means "any"."""
+
+    state: IntroductionState | None = None
+    sector: SectorCode | None = None
+    country: Country | None = None
+    profile: str | None = Field(None, pattern=r"^pr_[0-9a-f]{16}$")
+    cursor: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+
+@router.get("/introductions")
+def introductions_page(
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    filters: Annotated[IntroductionsQuery, Query()],
+) -> HTMLResponse:
+    """Officials' view of every introduction (the list shows no contact details: an
+    introduction's own page does, for those entitled, and records the showing)."""
+    require_staff(user.principal)
+    found = profiles.get(session, filters.profile) if filters.profile else None
+    page = introductions.list_introductions(
+        session,
+        None,
+        state=filters.state,
+        sector=filters.sector,
+        country=filters.country,
+        since=None,
+        profile=found,
+        cursor=filters.cursor,
+        limit=PAGE_SIZE,
+    )
+    query = filters.model_dump(exclude={"cursor"}, exclude_none=True)
+    return render(
+        request, user, "introductions.html", page=page, filters=filters, query=query, errors={}
+    )
+
+
+@router.post("/introductions")
+def broker_introduction(
+    form: FormDep, user: UserDep, session: SessionDep, state: StateDep
+) -> Response:
+    """An official proposes that two profiles meet (``POST /v1/introductions``)."""
+    require_staff(user.principal)
+    values = {
+        "profiles": [str(form.get(k, "")).strip() for k in ("in_profile", "kr_profile")],
+        "message": form.get("message", ""),
+    }
+    body, errors = forms.parse(IntroductionCreate, values)
+    if body is None:
+        raise _invalid(errors)
+    allow_write(user.principal, state.limiter)
+    intro = workflow.broker(session, state.settings.introductions, user.principal, body)
+    return redirect(f"/console/introductions/{intro.public_id}")
+
+
+@router.get("/introductions/{introduction_id}")
+def introduction_page(
+    request: Request, introduction_id: str, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    """One introduction as ``GET /v1/introductions/{id}`` shows it to this viewer: contact
+    details only to its sides once active and past the screening gate (and to staff)."""
+    intro = workflow.get_introduction(session, introduction_id)
+    require_owner_or_staff(user.principal, intro.low_profile_id, intro.high_profile_id)
+    out = views.introduction_out(session, intro, user.principal)
+    sides = (intro.low_profile_id, intro.high_profile_id)
+    side = next(
+        (
+            party.profile.id
+            for pid, party in zip(sides, out.parties, strict=True)
+            if user.principal.owns(pid)
+        ),
+        None,
+    )
+    names = {party.profile.id: party.profile.name for party in out.parties}
+    return render(
+        request,
+        user,
+        "introduction.html",
+        intro=out,
+        side=side,
+        names=names,
+        today=date.today().isoformat(),
+    )
+
+
+@router.post("/introductions/{introduction_id}/outcomes")
+def report_outcome(
+    introduction_id: str, form: FormDep, user: UserDep, session: SessionDep, state: StateDep
+) -> Response:
+    values = {
+        "stage": form.get("stage", ""),
+        "date": form.get("date", ""),
+        "note": str(form.get("note", "")).strip() or None,
+    }
+    body, errors = forms.parse(OutcomeCreate, values)
+    if body is None:
+        raise _invalid(errors)
+    workflow.report_outcome(session, user.principal, introduction_id, body)
+    if user.role != "admin":
+        state.limiter.write(user.principal.rate_key)
+    return redirect(f"/console/introductions/{introduction_id}#outcomes")
+
+
+QueueState = Literal["pending", "decided", "all"]
+
+
+@router.get("/screening")
+def screening_page(
+    request: Request, user: UserDep, session: SessionDep, state: QueueState = "pending"
+) -> HTMLResponse:
+    """Officials' screening queue (``GET /v1/screening/queue``), each pair with its categories,
+    reasons and latest decision, and a form to record one."""
+    require_staff(user.principal)
+    items = introductions.screening_queue(session, state=state, limit=PAGE_SIZE * 2)
+    people = profiles.by_public_ids(session, (pid for i in items for pid in i["profiles"]))
+    return render(request, user, "screening.html", items=items, people=people, state=state)
+
+
+@router.post("/screening/decisions")
+def record_decision(form: FormDep, user: UserDep, session: SessionDep, state: StateDep) -> Response:
+    """``POST /v1/screening/decisions``: cleared, or refused with a reason; audited."""
+    require_staff(user.principal)
+    values = {
+        "profiles": form.getlist("profiles"),
+        "decision": form.get("decision", ""),
+        "reason": str(form.get("reason", "")).strip() or None,
+    }
+    body, errors = forms.parse(DecisionCreate, values)
+    if body is None:
+        raise _invalid(errors)
+    allow_write(user.principal, state.limiter)
+    screening.decide(session, user.principal, body, state.screener.version)
+    return redirect("/console/screening?state=decided")
 
 
 def install(app: FastAPI, settings: Any) -> None:

@@ -19,6 +19,13 @@ def by_public_id(session: Session, public_id: str) -> Profile | None:
     return session.scalar(select(Profile).where(Profile.public_id == public_id))
 
 
+def by_public_ids(session: Session, public_ids: Sequence[str]) -> dict[str, Profile]:
+    if not public_ids:
+        return {}
+    rows = session.scalars(select(Profile).where(Profile.public_id.in_(list(public_ids))))
+    return {p.public_id: p for p in rows}
+
+
 def existing_name_keys(
     session: Session, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,6 +168,11 @@ def get(session: Session, public_id: str) -> Profile:
     if profile is None:
         raise NotFound(f"no profile with id {quote(public_id)}")
     return profile
+
+
+def by_public_ids(session: Session, public_ids: Iterable[str]) -> dict[str, Profile]:
+    """The profiles of these public ids that exist (one indexed query)."""
+    return repo.by_public_ids(session, [p for p in set(public_ids) if PUBLIC_ID.fullmatch(p)])
 
 
 def get_by_id(session: Session, profile_id: int) -> Profile:
