@@ -142,6 +142,19 @@ class ConsoleSettings(BaseSettings):
     pairings_per_org: int = Field(
         3, ge=1, le=100, description="Default per-organisation cap on the pairings page."
     )
+    pairings_max_age_s: float = Field(
+        300,
+        gt=0,
+        description="The pairings page shows a snapshot of the best pairs (computed in the "
+        "pairings lane, per filter set, per worker); one older than this is recomputed behind "
+        "the page, which shows the old one meanwhile with the time it was taken.",
+    )
+    pairings_first_wait_s: float = Field(
+        1.0,
+        ge=0,
+        description="With no snapshot yet for its filters, how long the pairings page waits "
+        "for the first before it shows a placeholder that fills in when it is ready.",
+    )
 
 
 class ScreeningSettings(BaseSettings):

@@ -7,6 +7,7 @@ template. Sessions and CSRF: ``service.console.session``.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,7 +31,7 @@ from service.auth.service import (
     require_staff,
     resolve_without_lookup,
 )
-from service.console import charts, forms
+from service.console import charts, forms, pairings
 from service.console.session import ConsoleSession, Sessions, csrf_ok, principal_of
 from service.deps import SessionDep, StateDep, finish_here
 from service.errors import (
@@ -505,6 +506,36 @@ class PairingsQuery(BaseModel):
         return None if v == "" else v
 
 
+async def _pairings_figures(
+    request: Request, state: StateDep, query: PairingsQuery, wait_s: float
+) -> dict[str, Any]:
+    """The table and pictures of the pairings page, from their snapshots (None: not ready)."""
+    snaps: pairings.Snapshots = request.app.state.console_pairings
+    s = state.settings
+    per_org = min(100, max(1, query.per_org or s.console.pairings_per_org))
+    limit = min(1000, max(1, query.limit))
+    lane, sessions, index = state.pairing_lane, state.sessions, state.index
+    table, pics = await asyncio.gather(
+        snaps.get(
+            ("table", query.sector, per_org, limit),
+            lane,
+            sessions,
+            lambda db: pairings.table(
+                db, index, s, sector=query.sector, per_org=per_org, limit=limit
+            ),
+            wait_s,
+        ),
+        snaps.get(
+            ("pictures", per_org),
+            lane,
+            sessions,
+            lambda db: pairings.pictures(db, index, s, per_org=per_org),
+            wait_s,
+        ),
+    )
+    return {"table": table, "pics": pics, "per_org": per_org, "query": query}
+
+
 @router.get("/pairings")
 async def pairings_page(
     request: Request,
@@ -513,49 +544,35 @@ async def pairings_page(
     state: StateDep,
     query: Annotated[PairingsQuery, Query()],
 ) -> HTMLResponse:
+    """Best pairs per sector under the per-organisation cap, their pictures (from snapshots,
+    see ``console.pairings``) and the introductions funnel by sector (live)."""
     require_staff(user.principal)
-    per_org = min(100, max(1, query.per_org or state.settings.console.pairings_per_org))
-    limit = min(1000, max(1, query.limit))
-    s = state.settings
+    figures = await _pairings_figures(
+        request, state, query, state.settings.console.pairings_first_wait_s
+    )
 
-    def work() -> dict[str, Any]:
-        state.index.catch_up(session)
-        found = matching.best_pairings(
-            session,
-            state.index,
-            sector=query.sector,
-            limit=limit,
-            per_org=per_org,
-            min_score=0.0,
-            pool=s.candidate_pool,
-            ranker=s.ranker,
-        )
-        # The pictures look at the whole registry: up to 500 pairs under the same cap.
-        overall = matching.best_pairings(
-            session,
-            state.index,
-            sector=None,
-            limit=500,
-            per_org=per_org,
-            min_score=0.0,
-            pool=s.candidate_pool,
-            ranker=s.ranker,
-        )
-        heat = charts.heatmap(
-            [(list(p.in_profile.sectors), list(p.kr_profile.sectors), p.score) for p in overall]
-        )
-        hist = charts.histogram([p.score for p in overall])
-        funnels = [
+    def funnels() -> list[tuple[Any, Any]]:
+        return [
             (sec, introductions.funnel(session, sector=sec.code, country=None, since=None))
             for sec in SECTORS
         ]
-        return {"pairings": found, "heat": heat, "hist": hist, "funnels": funnels}
 
-    ctx = await anyio.to_thread.run_sync(work, limiter=state.match_slots)
-    top = max((f.interests_sent for _, f in ctx["funnels"]), default=0)
-    return render(
-        request, user, "pairings.html", query=query, per_org=per_org, funnel_top=top, **ctx
-    )
+    found = await run_in_threadpool(funnels)
+    top = max((f.interests_sent for _, f in found), default=0)
+    return render(request, user, "pairings.html", funnels=found, funnel_top=top, **figures)
+
+
+@router.get("/pairings/figures")
+async def pairings_figures(
+    request: Request,
+    user: UserDep,
+    state: StateDep,
+    query: Annotated[PairingsQuery, Query()],
+) -> HTMLResponse:
+    """The pairings table and pictures alone, for htmx polling while they are computed."""
+    require_staff(user.principal)
+    figures = await _pairings_figures(request, state, query, 0.0)
+    return render(request, user, "_pairings_figures.html", **figures)
 
 
 # -- the workflow: introductions, outcomes, the screening queue --------------------------------
@@ -705,5 +722,6 @@ def record_decision(form: FormDep, user: UserDep, session: SessionDep, state: St
 def install(app: FastAPI, settings: Any) -> None:
     """Mount the console on ``app``: its routes, its static files, its session signer."""
     app.state.console_sessions = Sessions(settings)
+    app.state.console_pairings = pairings.Snapshots(settings.console.pairings_max_age_s)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
