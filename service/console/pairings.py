@@ -32,6 +32,7 @@ from service.screening.schemas import PairScreening
 log = logging.getLogger(__name__)
 
 OVERALL = 500  # the pictures look at up to this many of the registry's best pairs
+TABLE_ROWS = 200  # the table keeps this many best pairs per filter set, shown a page at a time
 
 
 @dataclass(frozen=True)

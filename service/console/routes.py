@@ -269,6 +269,9 @@ class RegistryQuery(BaseModel):
 
 
 PAGE_SIZE = 25
+# A text search reads the texts themselves: each page looks at this many profiles at most, so
+# a rare word answers in time at 100,000 profiles (the page then offers to search on).
+SEARCH_SCAN = 10_000
 
 
 @router.get("/registry")
@@ -287,9 +290,20 @@ def registry(
         q=filters.q[:200] if filters.q else None,
         limit=PAGE_SIZE,
         cursor=filters.cursor,
+        scan=SEARCH_SCAN,
     )
     query = filters.model_dump(exclude={"cursor"}, exclude_none=True)
-    return render(request, user, "registry.html", page=page, filters=filters, query=query)
+    partial = bool(filters.q) and page.next_cursor is not None and len(page.items) < PAGE_SIZE
+    return render(
+        request,
+        user,
+        "registry.html",
+        page=page,
+        filters=filters,
+        query=query,
+        partial=partial,
+        scan=SEARCH_SCAN,
+    )
 
 
 # -- a profile, its matches and interests -----------------------------------------------------
@@ -498,7 +512,7 @@ def export_file(
 class PairingsQuery(BaseModel):
     sector: SectorCode | None = None
     per_org: int | None = None
-    limit: int = 50
+    page: int = 1
 
     @field_validator("*", mode="before")
     @classmethod
@@ -513,7 +527,7 @@ async def _pairings_figures(
     snaps: pairings.Snapshots = request.app.state.console_pairings
     s = state.settings
     per_org = min(100, max(1, query.per_org or s.console.pairings_per_org))
-    limit = min(1000, max(1, query.limit))
+    limit = pairings.TABLE_ROWS
     lane, sessions, index = state.pairing_lane, state.sessions, state.index
     table, pics = await asyncio.gather(
         snaps.get(
@@ -533,7 +547,15 @@ async def _pairings_figures(
             wait_s,
         ),
     )
-    return {"table": table, "pics": pics, "per_org": per_org, "query": query}
+    page = max(1, min(query.page, -(-limit // PAGE_SIZE)))
+    return {
+        "table": table,
+        "pics": pics,
+        "per_org": per_org,
+        "query": query,
+        "page": page,
+        "rows": slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE),
+    }
 
 
 @router.get("/pairings")

@@ -52,8 +52,11 @@ def list_page(
     q: str | None,
     after_id: int,
     limit: int,
+    upto_id: int | None = None,
 ) -> list[Profile]:
     stmt = select(Profile).where(Profile.id > after_id)
+    if upto_id is not None:
+        stmt = stmt.where(Profile.id <= upto_id)
     if country:
         stmt = stmt.where(Profile.country == country)
     if sector:
@@ -68,6 +71,19 @@ def list_page(
             | func.lower(Profile.needs).contains(needle, autoescape=True)
         )
     return list(session.scalars(stmt.order_by(Profile.id).limit(limit)))
+
+
+def scan_bound(session: Session, after_id: int, rows: int) -> int | None:
+    """The id ``rows`` profiles after ``after_id`` (primary-key order), where a bounded text
+    search stops; None when no more than ``rows`` remain (the search then reads to the end)."""
+    ids = session.scalars(
+        select(Profile.id)
+        .where(Profile.id > after_id)
+        .order_by(Profile.id)
+        .offset(rows - 1)
+        .limit(2)
+    ).all()
+    return ids[0] if len(ids) == 2 else None
 
 
 def embedding_rows(session: Session, profile_id: int) -> dict[str, ProfileEmbedding]:

@@ -298,19 +298,27 @@ def list_profiles(
     q: str | None,
     limit: int,
     cursor: str | None,
+    scan: int | None = None,
 ) -> ProfileList:
+    """A page of profiles in id order. With ``scan``, a text search (``q``) looks at no more
+    than that many profiles per page: fewer than ``limit`` items with a ``next_cursor`` then
+    means "no more matches among the profiles looked at so far; carry on from the cursor"."""
+    after = decode_cursor(cursor)
+    upto = repo.scan_bound(session, after, scan) if scan and q else None
     rows = repo.list_page(
         session,
         country=country,
         sector=sector,
         org_type=org_type,
         q=nfc(q) if q else q,  # texts are stored in NFC
-        after_id=decode_cursor(cursor),
+        after_id=after,
         limit=limit + 1,
+        upto_id=upto,
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    following = rows[-1].id if more and rows else upto
     return ProfileList(
         items=[to_out(p, principal) for p in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+        next_cursor=encode_cursor(following) if following is not None else None,
     )

@@ -58,7 +58,7 @@ def test_pairings_come_from_snapshots(console):
     assert "Introductions funnel by sector" in first.text  # live, never waits
     deadline = time.monotonic() + 60
     while True:
-        part = c.get("/console/pairings/figures?sector=&per_org=3&limit=50")
+        part = c.get("/console/pairings/figures?sector=&per_org=3&page=1")
         if "<table" in part.text and "svg" in part.text:
             break
         assert time.monotonic() < deadline, "the snapshot never came"
