@@ -5,8 +5,10 @@ profiles, far from a page's budget. So the page shows the latest snapshot for it
 (with the time it was taken) and, when there is none or it is older than
 ``MATCHMAKER_CONSOLE_PAIRINGS_MAX_AGE_S``, has the work done in the pairings lane (low CPU
 priority, bounded queue: the API's ``/v1/pairings`` lane), once per filter set however many
-pages ask. A page with no snapshot yet waits a moment for it, then shows a placeholder that
-htmx polls until the figures are in. Snapshots live in the worker's memory, a few of them.
+pages ask. The introductions funnel counts every interest: a snapshot too, in the thread pool,
+kept ``FUNNEL_MAX_AGE_S``. A page with no snapshot yet waits a moment for it, then shows a
+placeholder that htmx polls until the figures are in. Snapshots live in the worker's memory, a
+few of them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,14 +26,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
 from service.console import charts
-from service.core.threads import Lane
 from service.indexing.service import MatchIndex
+from service.introductions import queries
+from service.introductions.schemas import Funnel
 from service.matching import service as matching
 from service.screening.schemas import PairScreening
+from service.sectors import SECTORS
 
 log = logging.getLogger(__name__)
 
+Runner = Callable[[Callable[[], Any]], Awaitable[Any]]  # runs a blocking function off the loop
 OVERALL = 500  # the pictures look at up to this many of the registry's best pairs
+FUNNEL_MAX_AGE_S = 30.0
 TABLE_ROWS = 200  # the table keeps this many best pairs per filter set, shown a page at a time
 
 
@@ -97,6 +103,14 @@ def pictures(session: Session, index: MatchIndex, settings: Settings, *, per_org
     return Pictures(heat, charts.histogram([p.score for p in overall]))
 
 
+def funnels(session: Session) -> list[tuple[Any, Funnel]]:
+    """The introductions funnel of each sector (``GET /v1/stats/funnel?sector=``): counts over
+    every interest and introduction, so kept as a short-lived snapshot too."""
+    return [
+        (sec, queries.funnel(session, sector=sec.code, country=None, since=None)) for sec in SECTORS
+    ]
+
+
 class Snapshots:
     """The latest snapshot per key, and at most one computation per key at a time."""
 
@@ -118,12 +132,13 @@ class Snapshots:
     def refresh(
         self,
         key: Hashable,
-        lane: Lane,
+        lane: Runner,
         sessions: sessionmaker[Session],
         work: Callable[[Session], Any],
     ) -> asyncio.Task:
-        """Start computing ``key`` in ``lane`` (with a session of its own) unless it is under
-        way; the result replaces the key's snapshot when done."""
+        """Start computing ``key`` through ``lane`` (a ``Lane``'s ``run``, or the thread pool)
+        with a session of its own, unless it is under way; the result replaces the key's
+        snapshot when done."""
         running = self._running.get(key)
         if running is not None:
             return running
@@ -135,7 +150,7 @@ class Snapshots:
 
         async def compute() -> Snapshot | None:
             try:
-                snap = await lane.run(run)
+                snap = await lane(run)
             except Exception:  # Busy, or a failure: the next page view tries again
                 log.warning("console pairings snapshot %r failed", key, exc_info=True)
                 return None
@@ -154,7 +169,7 @@ class Snapshots:
     async def get(
         self,
         key: Hashable,
-        lane: Lane,
+        lane: Runner,
         sessions: sessionmaker[Session],
         work: Callable[[Session], Any],
         wait_s: float,

@@ -528,8 +528,9 @@ async def _pairings_figures(
     s = state.settings
     per_org = min(100, max(1, query.per_org or s.console.pairings_per_org))
     limit = pairings.TABLE_ROWS
-    lane, sessions, index = state.pairing_lane, state.sessions, state.index
-    table, pics = await asyncio.gather(
+    lane, sessions, index = state.pairing_lane.run, state.sessions, state.index
+    counts: pairings.Snapshots = request.app.state.console_funnels
+    table, pics, funnels = await asyncio.gather(
         snaps.get(
             ("table", query.sector, per_org, limit),
             lane,
@@ -546,11 +547,15 @@ async def _pairings_figures(
             lambda db: pairings.pictures(db, index, s, per_org=per_org),
             wait_s,
         ),
+        counts.get("funnels", run_in_threadpool, sessions, pairings.funnels, wait_s),
     )
+    top = max((f.interests_sent for _, f in funnels.value), default=0) if funnels else 0
     page = max(1, min(query.page, -(-limit // PAGE_SIZE)))
     return {
         "table": table,
         "pics": pics,
+        "funnels": funnels,
+        "funnel_top": top,
         "per_org": per_org,
         "query": query,
         "page": page,
@@ -562,26 +567,16 @@ async def _pairings_figures(
 async def pairings_page(
     request: Request,
     user: UserDep,
-    session: SessionDep,
     state: StateDep,
     query: Annotated[PairingsQuery, Query()],
 ) -> HTMLResponse:
-    """Best pairs per sector under the per-organisation cap, their pictures (from snapshots,
-    see ``console.pairings``) and the introductions funnel by sector (live)."""
+    """Best pairs per sector under the per-organisation cap, their pictures and the
+    introductions funnel by sector, from snapshots (see ``console.pairings``)."""
     require_staff(user.principal)
     figures = await _pairings_figures(
         request, state, query, state.settings.console.pairings_first_wait_s
     )
-
-    def funnels() -> list[tuple[Any, Any]]:
-        return [
-            (sec, introductions.funnel(session, sector=sec.code, country=None, since=None))
-            for sec in SECTORS
-        ]
-
-    found = await run_in_threadpool(funnels)
-    top = max((f.interests_sent for _, f in found), default=0)
-    return render(request, user, "pairings.html", funnels=found, funnel_top=top, **figures)
+    return render(request, user, "pairings.html", **figures)
 
 
 @router.get("/pairings/figures")
@@ -745,5 +740,6 @@ def install(app: FastAPI, settings: Any) -> None:
     """Mount the console on ``app``: its routes, its static files, its session signer."""
     app.state.console_sessions = Sessions(settings)
     app.state.console_pairings = pairings.Snapshots(settings.console.pairings_max_age_s)
+    app.state.console_funnels = pairings.Snapshots(pairings.FUNNEL_MAX_AGE_S, size=1)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
