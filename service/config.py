@@ -136,6 +136,19 @@ class ConsoleSettings(BaseSettings):
     pairings_per_org: int = Field(
         3, ge=1, le=100, description="Default per-organisation cap on the pairings page."
     )
+    pairings_max_age_s: float = Field(
+        300,
+        gt=0,
+        description="The pairings page shows a snapshot of the best pairs (computed in the "
+        "pairings lane, per filter set, per worker); one older than this is recomputed behind "
+        "the page, which shows the old one meanwhile with the time it was taken.",
+    )
+    pairings_first_wait_s: float = Field(
+        1.0,
+        ge=0,
+        description="With no snapshot yet for its filters, how long the pairings page waits "
+        "for the first before it shows a placeholder that fills in when it is ready.",
+    )
 
 
 class ScreeningSettings(BaseSettings):
@@ -299,6 +312,12 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = Field(True, description="Rate-limit registrations and writes.")
     rate_limit_registrations_per_minute: int = Field(
         20, ge=1, description="Registrations per client address per minute."
+    )
+    rate_limit_signin_failures_per_minute: int = Field(
+        10,
+        ge=1,
+        description="Failed console sign-ins (wrong API key) per client address per minute; "
+        "past it, that address's sign-ins get 429 until the minute's window moves on.",
     )
     rate_limit_writes_per_minute: int = Field(
         120,

@@ -7,9 +7,11 @@ template. Sessions and CSRF: ``service.console.session``.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -17,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 from starlette.datastructures import FormData
 
 from service.auth.service import (
@@ -25,22 +27,40 @@ from service.auth.service import (
     allow_write,
     lookup_key,
     require_owner_or_admin,
+    require_owner_or_staff,
     require_staff,
     resolve_without_lookup,
 )
-from service.console import charts, forms
+from service.console import charts, forms, pairings
 from service.console.session import ConsoleSession, Sessions, csrf_ok, principal_of
 from service.deps import SessionDep, StateDep, finish_here
-from service.errors import Forbidden, InvalidInput, MatchmakerError, NotFound, Unauthorized
+from service.errors import (
+    Forbidden,
+    InvalidInput,
+    MatchmakerError,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 from service.exports import service as exports
 from service.exports.schemas import ExportParams
 from service.exports.writer import CONTENT_TYPES
 from service.introductions import queries as introductions
 from service.introductions import service as workflow
-from service.introductions.schemas import DeclineRequest, InterestCreate
+from service.introductions import views
+from service.introductions.schemas import (
+    DeclineRequest,
+    InterestCreate,
+    IntroductionCreate,
+    IntroductionState,
+    OutcomeCreate,
+)
 from service.matching import service as matching
 from service.profiles import service as profiles
+from service.profiles.endpoints import client_address
 from service.profiles.schemas import ProfileCreate, ProfileUpdate, SectorCode
+from service.screening import service as screening
+from service.screening.schemas import NOTICE, DecisionCreate
 from service.sectors import SECTORS
 from service.vocab import COUNTRIES, ORG_TYPES, PARTNERSHIP_TYPES, Country, OrgType
 
@@ -53,6 +73,9 @@ templates.env.globals.update(
     ORG_TYPES=ORG_TYPES,
     PARTNERSHIP_TYPES=PARTNERSHIP_TYPES,
     DECLINE_REASONS=("not_relevant", "competitor", "not_now", "already_in_contact", "other"),
+    OUTCOME_STAGES=("meeting_held", "negotiating", "agreement_signed", "no_further_contact"),
+    INTRODUCTION_STATES=("proposed", "active", "declined", "expired"),
+    SCREENING_NOTICE=NOTICE,
     FUNNEL_STEPS=charts.FUNNEL_STEPS,
 )
 templates.env.filters["sector_names"] = lambda codes: ", ".join(
@@ -144,11 +167,22 @@ def error_page(request: Request, exc: MatchmakerError) -> Response:
     sess = sessions.read(request)
     viewer = Viewer(sess, Principal(sess.role) if sess else Principal("anonymous"))
     message = exc.message if not isinstance(exc, InvalidInput) else _invalid_text(exc)
-    return render(request, viewer, "error.html", exc.status_code, message=message, exc=exc)
+    response = render(request, viewer, "error.html", exc.status_code, message=message, exc=exc)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _invalid_text(exc: InvalidInput) -> str:
-    return "; ".join(f"{k}: {v}" for k, v in forms.domain_errors(exc).items())
+    errors = forms.domain_errors(exc)
+    return "; ".join(v if k == "form" else f"{k.replace('_', ' ')}: {v}" for k, v in errors.items())
+
+
+def _invalid(errors: dict[str, str]) -> InvalidInput:
+    """A form's field errors as the domain's 422 (shown by ``error_page``)."""
+    return InvalidInput(
+        "invalid input",
+        errors=[{"loc": [] if k == "form" else [k], "msg": v} for k, v in errors.items()],
+    )
 
 
 # -- sign-in ---------------------------------------------------------------------------------
@@ -174,14 +208,30 @@ def signin(
 ) -> Response:
     raw = str(form.get("api_key", "")).strip()
     admin = state.settings.admin_key.get_secret_value() if state.settings.admin_key else None
+    client = client_address(request)
     try:
+        state.limiter.signin_allowed(client)
         principal = resolve_without_lookup(raw, admin) or lookup_key(session, raw)
         if principal.role == "anonymous":
             raise Unauthorized("enter an API key")
     except Unauthorized as exc:
+        try:
+            state.limiter.signin_failed(client)
+        except RateLimited as limited:
+            return _too_many_signins(request, viewer, limited)
         return render(request, viewer, "signin.html", 401, error=exc.message)
+    except RateLimited as limited:
+        return _too_many_signins(request, viewer, limited)
     response = redirect("/console")
     _sessions(request).write(request, response, ConsoleSession.of(principal))
+    return response
+
+
+def _too_many_signins(request: Request, viewer: Viewer, exc: RateLimited) -> HTMLResponse:
+    wait = exc.headers.get("Retry-After", "60")
+    message = f"Too many failed sign-ins from this address. Try again in {wait} seconds."
+    response = render(request, viewer, "signin.html", 429, error=message)
+    response.headers.update(exc.headers)
     return response
 
 
@@ -219,6 +269,9 @@ class RegistryQuery(BaseModel):
 
 
 PAGE_SIZE = 25
+# A text search reads the texts themselves: each page looks at this many profiles at most, so
+# a rare word answers in time at 100,000 profiles (the page then offers to search on).
+SEARCH_SCAN = 10_000
 
 
 @router.get("/registry")
@@ -237,9 +290,20 @@ def registry(
         q=filters.q[:200] if filters.q else None,
         limit=PAGE_SIZE,
         cursor=filters.cursor,
+        scan=SEARCH_SCAN,
     )
     query = filters.model_dump(exclude={"cursor"}, exclude_none=True)
-    return render(request, user, "registry.html", page=page, filters=filters, query=query)
+    partial = bool(filters.q) and page.next_cursor is not None and len(page.items) < PAGE_SIZE
+    return render(
+        request,
+        user,
+        "registry.html",
+        page=page,
+        filters=filters,
+        query=query,
+        partial=partial,
+        scan=SEARCH_SCAN,
+    )
 
 
 # -- a profile, its matches and interests -----------------------------------------------------
@@ -259,10 +323,15 @@ async def profile_page(
                 session, state.index, state.settings, p, profile_id, limit=10
             )
             out["matches"] = matches
+            out["screening"] = matching.screen_matches(session, row.id, matches, p)
             out["pairs"] = pairs
             out["interests"] = introductions.list_interests(
                 session, row, direction=None, state="pending", cursor=None, limit=50
             ).items
+            partners = views.profiles_by_id(session, pairs.introductions)
+            out["introduced"] = [
+                (partners[pid], ix) for pid, ix in pairs.introductions.items() if pid in partners
+            ]
         out["mine"] = p.owns(row.id)
         out["may_edit"] = p.owns(row.id) or p.role == "admin"
         return out
@@ -278,7 +347,7 @@ def send_interest(
     values = {"to": form.get("to", ""), "message": form.get("message", "")}
     body, errors = forms.parse(InterestCreate, values)
     if body is None:
-        raise InvalidInput("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        raise _invalid(errors)
     workflow.send_interest(session, state.settings.introductions, user.principal, profile_id, body)
     if user.role != "admin":
         state.limiter.write(user.principal.rate_key)
@@ -298,11 +367,12 @@ def answer_interest(
         raise NotFound("no such action")
     decline = None
     if action == "decline":
+        note = str(form.get("note", "")).strip() or None
         decline, errors = forms.parse(
-            DeclineRequest, {"reason": form.get("reason", ""), "note": form.get("note") or None}
+            DeclineRequest, {"reason": form.get("reason", ""), "note": note}
         )
         if decline is None:
-            raise InvalidInput("; ".join(f"{k}: {v}" for k, v in errors.items()))
+            raise _invalid(errors)
     interest = workflow.answer(session, user.principal, interest_id, action, decline)
     if user.role != "admin":
         state.limiter.write(user.principal.rate_key)
@@ -330,7 +400,7 @@ def register(
     if body is None:
         return render(request, viewer, "register.html", 422, values=values, errors=errors)
     if viewer.role != "admin":
-        state.limiter.registration(request.client.host if request.client else "unknown")
+        state.limiter.registration(client_address(request))
     try:
         reg = profiles.register(session, state.encoder, body)
     except MatchmakerError as exc:
@@ -442,7 +512,7 @@ def export_file(
 class PairingsQuery(BaseModel):
     sector: SectorCode | None = None
     per_org: int | None = None
-    limit: int = 50
+    page: int = 1
 
     @field_validator("*", mode="before")
     @classmethod
@@ -450,61 +520,226 @@ class PairingsQuery(BaseModel):
         return None if v == "" else v
 
 
+async def _pairings_figures(
+    request: Request, state: StateDep, query: PairingsQuery, wait_s: float
+) -> dict[str, Any]:
+    """The table and pictures of the pairings page, from their snapshots (None: not ready)."""
+    snaps: pairings.Snapshots = request.app.state.console_pairings
+    s = state.settings
+    per_org = min(100, max(1, query.per_org or s.console.pairings_per_org))
+    limit = pairings.TABLE_ROWS
+    lane, sessions, index = state.pairing_lane.run, state.sessions, state.index
+    counts: pairings.Snapshots = request.app.state.console_funnels
+    table, pics, funnels = await asyncio.gather(
+        snaps.get(
+            ("table", query.sector, per_org, limit),
+            lane,
+            sessions,
+            lambda db: pairings.table(
+                db, index, s, sector=query.sector, per_org=per_org, limit=limit
+            ),
+            wait_s,
+        ),
+        snaps.get(
+            ("pictures", per_org),
+            lane,
+            sessions,
+            lambda db: pairings.pictures(db, index, s, per_org=per_org),
+            wait_s,
+        ),
+        counts.get("funnels", run_in_threadpool, sessions, pairings.funnels, wait_s),
+    )
+    top = max((f.interests_sent for _, f in funnels.value), default=0) if funnels else 0
+    page = max(1, min(query.page, -(-limit // PAGE_SIZE)))
+    return {
+        "table": table,
+        "pics": pics,
+        "funnels": funnels,
+        "funnel_top": top,
+        "per_org": per_org,
+        "query": query,
+        "page": page,
+        "rows": slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE),
+    }
+
+
 @router.get("/pairings")
 async def pairings_page(
     request: Request,
     user: UserDep,
-    session: SessionDep,
     state: StateDep,
     query: Annotated[PairingsQuery, Query()],
 ) -> HTMLResponse:
+    """Best pairs per sector under the per-organisation cap, their pictures and the
+    introductions funnel by sector, from snapshots (see ``console.pairings``)."""
     require_staff(user.principal)
-    per_org = min(100, max(1, query.per_org or state.settings.console.pairings_per_org))
-    limit = min(1000, max(1, query.limit))
-    s = state.settings
-
-    def work() -> dict[str, Any]:
-        state.index.catch_up(session)
-        found = matching.best_pairings(
-            session,
-            state.index,
-            sector=query.sector,
-            limit=limit,
-            per_org=per_org,
-            min_score=0.0,
-            pool=s.candidate_pool,
-            ranker=s.ranker,
-        )
-        # The pictures look at the whole registry: up to 500 pairs under the same cap.
-        overall = matching.best_pairings(
-            session,
-            state.index,
-            sector=None,
-            limit=500,
-            per_org=per_org,
-            min_score=0.0,
-            pool=s.candidate_pool,
-            ranker=s.ranker,
-        )
-        heat = charts.heatmap(
-            [(list(p.in_profile.sectors), list(p.kr_profile.sectors), p.score) for p in overall]
-        )
-        hist = charts.histogram([p.score for p in overall])
-        funnels = [
-            (sec, introductions.funnel(session, sector=sec.code, country=None, since=None))
-            for sec in SECTORS
-        ]
-        return {"pairings": found, "heat": heat, "hist": hist, "funnels": funnels}
-
-    ctx = await anyio.to_thread.run_sync(work, limiter=state.match_slots)
-    top = max((f.interests_sent for _, f in ctx["funnels"]), default=0)
-    return render(
-        request, user, "pairings.html", query=query, per_org=per_org, funnel_top=top, **ctx
+    figures = await _pairings_figures(
+        request, state, query, state.settings.console.pairings_first_wait_s
     )
+    return render(request, user, "pairings.html", **figures)
+
+
+@router.get("/pairings/figures")
+async def pairings_figures(
+    request: Request,
+    user: UserDep,
+    state: StateDep,
+    query: Annotated[PairingsQuery, Query()],
+) -> HTMLResponse:
+    """The pairings table and pictures alone, for htmx polling while they are computed."""
+    require_staff(user.principal)
+    figures = await _pairings_figures(request, state, query, 0.0)
+    return render(request, user, "_pairings_figures.html", **figures)
+
+
+# -- the workflow: introductions, outcomes, the screening queue --------------------------------
+
+
+class IntroductionsQuery(BaseModel):
+    """The filters of ``GET /v1/introductions``; an empty box of the form means "any"."""
+
+    state: IntroductionState | None = None
+    sector: SectorCode | None = None
+    country: Country | None = None
+    profile: str | None = Field(None, pattern=r"^pr_[0-9a-f]{16}$")
+    cursor: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+
+@router.get("/introductions")
+def introductions_page(
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    filters: Annotated[IntroductionsQuery, Query()],
+) -> HTMLResponse:
+    """Officials' view of every introduction (the list shows no contact details: an
+    introduction's own page does, for those entitled, and records the showing)."""
+    require_staff(user.principal)
+    found = profiles.get(session, filters.profile) if filters.profile else None
+    page = introductions.list_introductions(
+        session,
+        None,
+        state=filters.state,
+        sector=filters.sector,
+        country=filters.country,
+        since=None,
+        profile=found,
+        cursor=filters.cursor,
+        limit=PAGE_SIZE,
+    )
+    query = filters.model_dump(exclude={"cursor"}, exclude_none=True)
+    return render(
+        request, user, "introductions.html", page=page, filters=filters, query=query, errors={}
+    )
+
+
+@router.post("/introductions")
+def broker_introduction(
+    form: FormDep, user: UserDep, session: SessionDep, state: StateDep
+) -> Response:
+    """An official proposes that two profiles meet (``POST /v1/introductions``)."""
+    require_staff(user.principal)
+    values = {
+        "profiles": [str(form.get(k, "")).strip() for k in ("in_profile", "kr_profile")],
+        "message": form.get("message", ""),
+    }
+    body, errors = forms.parse(IntroductionCreate, values)
+    if body is None:
+        raise _invalid(errors)
+    allow_write(user.principal, state.limiter)
+    intro = workflow.broker(session, state.settings.introductions, user.principal, body)
+    return redirect(f"/console/introductions/{intro.public_id}")
+
+
+@router.get("/introductions/{introduction_id}")
+def introduction_page(
+    request: Request, introduction_id: str, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    """One introduction as ``GET /v1/introductions/{id}`` shows it to this viewer: contact
+    details only to its sides once active and past the screening gate (and to staff)."""
+    intro = workflow.get_introduction(session, introduction_id)
+    require_owner_or_staff(user.principal, intro.low_profile_id, intro.high_profile_id)
+    out = views.introduction_out(session, intro, user.principal)
+    sides = (intro.low_profile_id, intro.high_profile_id)
+    side = next(
+        (
+            party.profile.id
+            for pid, party in zip(sides, out.parties, strict=True)
+            if user.principal.owns(pid)
+        ),
+        None,
+    )
+    names = {party.profile.id: party.profile.name for party in out.parties}
+    return render(
+        request,
+        user,
+        "introduction.html",
+        intro=out,
+        side=side,
+        names=names,
+        today=date.today().isoformat(),
+    )
+
+
+@router.post("/introductions/{introduction_id}/outcomes")
+def report_outcome(
+    introduction_id: str, form: FormDep, user: UserDep, session: SessionDep, state: StateDep
+) -> Response:
+    values = {
+        "stage": form.get("stage", ""),
+        "date": form.get("date", ""),
+        "note": str(form.get("note", "")).strip() or None,
+    }
+    body, errors = forms.parse(OutcomeCreate, values)
+    if body is None:
+        raise _invalid(errors)
+    workflow.report_outcome(session, user.principal, introduction_id, body)
+    if user.role != "admin":
+        state.limiter.write(user.principal.rate_key)
+    return redirect(f"/console/introductions/{introduction_id}#outcomes")
+
+
+QueueState = Literal["pending", "decided", "all"]
+
+
+@router.get("/screening")
+def screening_page(
+    request: Request, user: UserDep, session: SessionDep, state: QueueState = "pending"
+) -> HTMLResponse:
+    """Officials' screening queue (``GET /v1/screening/queue``), each pair with its categories,
+    reasons and latest decision, and a form to record one."""
+    require_staff(user.principal)
+    items = introductions.screening_queue(session, state=state, limit=PAGE_SIZE * 2)
+    people = profiles.by_public_ids(session, (pid for i in items for pid in i["profiles"]))
+    return render(request, user, "screening.html", items=items, people=people, state=state)
+
+
+@router.post("/screening/decisions")
+def record_decision(form: FormDep, user: UserDep, session: SessionDep, state: StateDep) -> Response:
+    """``POST /v1/screening/decisions``: cleared, or refused with a reason; audited."""
+    require_staff(user.principal)
+    values = {
+        "profiles": form.getlist("profiles"),
+        "decision": form.get("decision", ""),
+        "reason": str(form.get("reason", "")).strip() or None,
+    }
+    body, errors = forms.parse(DecisionCreate, values)
+    if body is None:
+        raise _invalid(errors)
+    allow_write(user.principal, state.limiter)
+    screening.decide(session, user.principal, body, state.screener.version)
+    return redirect("/console/screening?state=decided")
 
 
 def install(app: FastAPI, settings: Any) -> None:
     """Mount the console on ``app``: its routes, its static files, its session signer."""
     app.state.console_sessions = Sessions(settings)
+    app.state.console_pairings = pairings.Snapshots(settings.console.pairings_max_age_s)
+    app.state.console_funnels = pairings.Snapshots(pairings.FUNNEL_MAX_AGE_S, size=1)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")

@@ -1,4 +1,5 @@
-"""Rate limits on registrations (per client address) and writes (per key), using ``limits``.
+"""Rate limits on registrations and failed console sign-ins (per client address) and writes
+(per key), using ``limits``.
 
 Writes are weighted: a bulk registration of N profiles counts as N writes (it costs the
 server N registrations' encoding), so one key cannot register without bound by batching.
@@ -30,6 +31,9 @@ class RateLimiter:
         )
         self._registration = RateLimitItemPerMinute(settings.rate_limit_registrations_per_minute)
         self._writes = RateLimitItemPerMinute(settings.rate_limit_writes_per_minute)
+        self._signin_failures = RateLimitItemPerMinute(
+            settings.rate_limit_signin_failures_per_minute
+        )
 
     def _hit(self, item: RateLimitItemPerMinute, *keys: str, cost: int = 1) -> None:
         if not self.enabled:
@@ -43,12 +47,32 @@ class RateLimiter:
             # counting for a moment. Logged, so the operator sees it.
             log.warning("rate-limit storage unreachable; request not counted", exc_info=True)
             return
+        raise self._refusal(item, *keys)
+
+    def _refusal(self, item: RateLimitItemPerMinute, *keys: str) -> RateLimited:
         reset = self._strategy.get_window_stats(item, *keys).reset_time
         retry = max(1, math.ceil(reset - time.time()))
-        raise RateLimited(f"too many requests; retry in {retry} s", retry_after=retry)
+        return RateLimited(f"too many requests; retry in {retry} s", retry_after=retry)
 
     def registration(self, client: str) -> None:
         self._hit(self._registration, "registration", client)
+
+    def signin_allowed(self, client: str) -> None:
+        """Refuse a sign-in from an address whose failed sign-ins used up the minute's
+        allowance (429 until the window moves on), so keys cannot be guessed at speed."""
+        if not self.enabled:
+            return
+        try:
+            if self._strategy.test(self._signin_failures, "signin-failure", client):
+                return
+        except StorageError:
+            log.warning("rate-limit storage unreachable; sign-in not checked", exc_info=True)
+            return
+        raise self._refusal(self._signin_failures, "signin-failure", client)
+
+    def signin_failed(self, client: str) -> None:
+        """Count a failed sign-in (a wrong key) of ``client``; 429 once over the allowance."""
+        self._hit(self._signin_failures, "signin-failure", client)
 
     @property
     def writes_per_minute(self) -> int:

@@ -19,6 +19,13 @@ def by_public_id(session: Session, public_id: str) -> Profile | None:
     return session.scalar(select(Profile).where(Profile.public_id == public_id))
 
 
+def by_public_ids(session: Session, public_ids: Sequence[str]) -> dict[str, Profile]:
+    if not public_ids:
+        return {}
+    rows = session.scalars(select(Profile).where(Profile.public_id.in_(list(public_ids))))
+    return {p.public_id: p for p in rows}
+
+
 def existing_name_keys(
     session: Session, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:
@@ -45,8 +52,11 @@ def list_page(
     q: str | None,
     after_id: int,
     limit: int,
+    upto_id: int | None = None,
 ) -> list[Profile]:
     stmt = select(Profile).where(Profile.id > after_id)
+    if upto_id is not None:
+        stmt = stmt.where(Profile.id <= upto_id)
     if country:
         stmt = stmt.where(Profile.country == country)
     if sector:
@@ -61,6 +71,19 @@ def list_page(
             | func.lower(Profile.needs).contains(needle, autoescape=True)
         )
     return list(session.scalars(stmt.order_by(Profile.id).limit(limit)))
+
+
+def scan_bound(session: Session, after_id: int, rows: int) -> int | None:
+    """The id ``rows`` profiles after ``after_id`` (primary-key order), where a bounded text
+    search stops; None when no more than ``rows`` remain (the search then reads to the end)."""
+    ids = session.scalars(
+        select(Profile.id)
+        .where(Profile.id > after_id)
+        .order_by(Profile.id)
+        .offset(rows - 1)
+        .limit(2)
+    ).all()
+    return ids[0] if len(ids) == 2 else None
 
 
 def embedding_rows(session: Session, profile_id: int) -> dict[str, ProfileEmbedding]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,6 +170,11 @@ def get(session: Session, public_id: str) -> Profile:
     return profile
 
 
+def by_public_ids(session: Session, public_ids: Iterable[str]) -> dict[str, Profile]:
+    """The profiles of these public ids that exist (one indexed query)."""
+    return repo.by_public_ids(session, [p for p in set(public_ids) if PUBLIC_ID.fullmatch(p)])
+
+
 def get_by_id(session: Session, profile_id: int) -> Profile:
     """A profile by its row id (as a key or a console session names it)."""
     profile = session.get(Profile, profile_id)
@@ -292,19 +298,27 @@ def list_profiles(
     q: str | None,
     limit: int,
     cursor: str | None,
+    scan: int | None = None,
 ) -> ProfileList:
+    """A page of profiles in id order. With ``scan``, a text search (``q``) looks at no more
+    than that many profiles per page: fewer than ``limit`` items with a ``next_cursor`` then
+    means "no more matches among the profiles looked at so far; carry on from the cursor"."""
+    after = decode_cursor(cursor)
+    upto = repo.scan_bound(session, after, scan) if scan and q else None
     rows = repo.list_page(
         session,
         country=country,
         sector=sector,
         org_type=org_type,
         q=nfc(q) if q else q,  # texts are stored in NFC
-        after_id=decode_cursor(cursor),
+        after_id=after,
         limit=limit + 1,
+        upto_id=upto,
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    following = rows[-1].id if more and rows else upto
     return ProfileList(
         items=[to_out(p, principal) for p in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+        next_cursor=encode_cursor(following) if following is not None else None,
     )

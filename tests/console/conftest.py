@@ -4,6 +4,7 @@ browser``); if it is missing these tests fail, they never skip."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,7 +16,9 @@ import pytest
 from tests.conftest import ADMIN_KEY, ROOT, wipe
 from tests.test_server import BIN, Server
 
-ARTIFACTS = ROOT / "artifacts" / "console"
+# Screenshots land here (a CI job keeps the folder as its artifacts): MATCHMAKER_TEST_ARTIFACTS,
+# else artifacts/ in the repository (git-ignored).
+ARTIFACTS = Path(os.environ.get("MATCHMAKER_TEST_ARTIFACTS") or ROOT / "artifacts") / "console"
 WIDTHS = {"desktop": (1280, 1000), "phone": (390, 1000)}
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -43,6 +46,12 @@ def official_key(srv: Server) -> str:
 
 
 def bulk(srv: Server, profiles: list[dict]) -> list[str]:
+    return [x["id"] for x in register(srv, profiles)]
+
+
+def register(srv: Server, profiles: list[dict]) -> list[dict]:
+    """Register ``profiles`` in one bulk call (admin); each result has its ``id`` and owner
+    ``api_key``."""
     r = httpx.post(
         srv.url + "/v1/profiles/bulk",
         json={"profiles": profiles},
@@ -52,7 +61,7 @@ def bulk(srv: Server, profiles: list[dict]) -> list[str]:
     assert r.status_code == 200, r.text
     results = r.json()["results"]
     assert all(x["status"] == 201 for x in results), results
-    return [x["id"] for x in results]
+    return results
 
 
 @pytest.fixture(scope="module")
@@ -106,4 +115,4 @@ def screenshot(driver, name: str) -> Path:
     return path
 
 
-__all__ = ["bulk", "official_key", "screenshot", "shutil"]
+__all__ = ["bulk", "official_key", "register", "screenshot", "shutil"]

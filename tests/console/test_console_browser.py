@@ -260,8 +260,8 @@ def test_pairings_page_draws_its_pictures(console_server, registry, browser_fact
         driver = browser_factory(width)
         sign_in(driver, srv, ADMIN_KEY)
         driver.get(srv.url + "/console/pairings?per_org=2")
-        charts = driver.find_elements(By.CSS_SELECTOR, "svg.chart")
-        assert len(charts) == 3
+        # the table and pictures come from snapshots: htmx fills them in if not ready yet
+        wait(driver).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3)
         cells = driver.find_elements(By.CSS_SELECTOR, "rect.heat")
         assert len(cells) == len(SECTORS) ** 2
         rows = driver.find_elements(By.CSS_SELECTOR, "table.list tbody tr")
