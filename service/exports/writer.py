@@ -30,8 +30,8 @@ from service.files import private_dir, private_file
 from service.indexing.search import Filters
 from service.indexing.service import MatchIndex
 from service.introductions.queries import export_pair_states
-from service.matching.evidence import SentenceTable, answer
-from service.matching.explain import render, side
+from service.matching.evidence import DirectionEvidence, SentenceTable, answer
+from service.matching.explain import Side, prose
 from service.matching.features import COMPONENTS
 from service.matching.ranking import top_pairs
 from service.matching.service import PAIRING_DIRECTIONS
@@ -168,6 +168,76 @@ def shared_sectors(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(s for s in a if s in b)
 
 
+def quotes(ev: DirectionEvidence, needs: SentenceTable, offers: SentenceTable) -> list[Side | None]:
+    """``explain.side`` of every row of ``ev``: the sentences looked up in one pass."""
+    n_texts, o_texts = needs.texts, offers.texts
+    return [
+        Side(n_texts[i], o_texts[j], round(sim, 4), n_texts[g] if g != i else None, gap_sim)
+        if i >= 0 and j >= 0
+        else None
+        for i, j, sim, g, gap_sim in zip(
+            ev.need.tolist(),
+            ev.offer.tolist(),
+            ev.similarity.tolist(),
+            ev.gap.tolist(),
+            ev.gap_similarity.tolist(),
+            strict=True,
+        )
+    ]
+
+
+EVIDENCE_TYPE = pa.list_(
+    pa.struct(
+        [
+            ("direction", pa.string()),
+            ("need", pa.string()),
+            ("offer", pa.string()),
+            ("similarity", pa.float64()),  # rounded doubles, as /matches shows them
+        ]
+    )
+)
+
+
+def evidence_column(forward: list[Side | None], back: list[Side | None]) -> pa.Array:
+    """The evidence of every row (``explain.render``'s, built as one Arrow column): the
+    forward quote, then the one in return, each where there is one."""
+    entries = [s for pair in zip(forward, back, strict=True) for s in pair]
+    present = np.fromiter((s is not None for s in entries), bool, len(entries))
+    quoted = [s for s in entries if s is not None]
+    offsets = np.zeros(len(forward) + 1, np.int32)
+    np.cumsum(present.reshape(-1, 2).sum(axis=1), out=offsets[1:])
+    fields = [
+        pa.array(np.tile(np.array(PAIRING_DIRECTIONS, object), len(forward))[present], pa.string()),
+        pa.array([s.need for s in quoted], pa.string()),
+        pa.array([s.offer for s in quoted], pa.string()),
+        pa.array([s.similarity for s in quoted], pa.float64()),
+    ]
+    items = pa.StructArray.from_arrays(fields, fields=list(EVIDENCE_TYPE.value_type))
+    return pa.ListArray.from_arrays(pa.array(offsets), items, type=EVIDENCE_TYPE)
+
+
+def screen_pairs(
+    session: Session,
+    a: np.ndarray,
+    b: np.ndarray,
+    forward: list[Side | None],
+    back: list[Side | None],
+) -> tuple[list[str], list[list[str]]]:
+    """Screening status and categories of the pairs (a[r], b[r]): ``pair_screening`` with the
+    sentences each pair's evidence quotes, called only where a side declares a controlled
+    technology or was flagged (for the others it is always "clear", no categories)."""
+    found = screening.sides(session, np.unique(np.concatenate([a, b])).tolist())
+    plain = {i for i, s in found.items() if not (s.declared or s.flags)}
+    status, categories = ["clear"] * len(a), [[] for _ in range(len(a))]
+    for r, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+        if x in plain and y in plain:
+            continue
+        quoted = {q for s in (forward[r], back[r]) if s is not None for q in (s.need, s.offer)}
+        check = screening.pair_screening(found[x], found[y], quoted)
+        status[r], categories[r] = check.status, check.categories
+    return status, categories
+
+
 def iter_rows(
     session: Session,
     index: MatchIndex,
@@ -232,35 +302,24 @@ def iter_rows(
                 cols[c] = np.round(pairs[c][sl].astype(np.float64), 6).tolist()
             for rank in ("rank_for_in", "rank_for_kr"):
                 cols[rank] = [int(r) or None for r in pairs[rank][sl].tolist()]
-            states = states or {}
-            cols["pair_state"] = [
-                states.get(k, "none") for k in zip(a.tolist(), b.tolist(), strict=True)
-            ]
+            cols["pair_state"] = (
+                [states.get(k, "none") for k in zip(a.tolist(), b.tolist(), strict=True)]
+                if states
+                else ["none"] * len(a)
+            )
             rival = (pairs["similarity"][sl] >= competitor_threshold).tolist()
-            explained = [
-                render(
-                    a_name[r],
-                    a_sec[r],
-                    b_name[r],
-                    b_sec[r],
-                    side(forward, r, in_store, kr_store),
-                    side(back, r, kr_store, in_store),
-                    competitors=rival[r],
-                    directions=PAIRING_DIRECTIONS,
-                )
-                for r in range(len(a))
+            fwd = quotes(forward, in_store, kr_store)
+            bwd = quotes(back, kr_store, in_store)
+            a_names, b_names = a_name.tolist(), b_name.tolist()
+            a_secs, b_secs = a_sec.tolist(), b_sec.tolist()
+            cols["explanation"] = [
+                prose(a_names[r], a_secs[r], b_names[r], b_secs[r], f, k, competitors=rival[r])
+                for r, (f, k) in enumerate(zip(fwd, bwd, strict=True))
             ]
-            cols["explanation"] = [e.text for e in explained]
-            cols["evidence"] = [e.evidence for e in explained]
-            found = screening.sides(session, np.unique(np.concatenate([a, b])).tolist())
-            checks = [
-                screening.pair_screening(
-                    found[x], found[y], {q for ev in e.evidence for q in (ev["need"], ev["offer"])}
-                )
-                for x, y, e in zip(a.tolist(), b.tolist(), explained, strict=True)
-            ]
-            cols["screening_status"] = [c.status for c in checks]
-            cols["screening_categories"] = [c.categories for c in checks]
+            cols["evidence"] = evidence_column(fwd, bwd)
+            cols["screening_status"], cols["screening_categories"] = screen_pairs(
+                session, a, b, fwd, bwd
+            )
             progress(0.5 + 0.5 * min(n, start + chunk) / n)
             yield cols
 
@@ -281,10 +340,11 @@ class _Writer:
             self.csv = SafeCsvWriter(self.fh)
             self.csv.writerow(COLUMNS)
 
-    def write(self, cols: dict[str, list]) -> None:
+    def write(self, cols: dict[str, list | pa.Array]) -> None:
         if self.pq is not None:
             self.pq.write_table(pa.Table.from_pydict(cols, schema=PARQUET_SCHEMA))
             return
+        cols = {c: v.to_pylist() if isinstance(v, pa.Array) else v for c, v in cols.items()}
         rows = zip(*(cols[c] for c in COLUMNS), strict=True)
         if self.fmt == "csv":
             lists = (COLUMNS.index("shared_sectors"), COLUMNS.index("screening_categories"))
