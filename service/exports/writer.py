@@ -216,26 +216,34 @@ def evidence_column(forward: list[Side | None], back: list[Side | None]) -> pa.A
     return pa.ListArray.from_arrays(pa.array(offsets), items, type=EVIDENCE_TYPE)
 
 
-def screen_pairs(
-    session: Session,
-    a: np.ndarray,
-    b: np.ndarray,
-    forward: list[Side | None],
-    back: list[Side | None],
-) -> tuple[list[str], list[list[str]]]:
-    """Screening status and categories of the pairs (a[r], b[r]): ``pair_screening`` with the
-    sentences each pair's evidence quotes, called only where a side declares a controlled
-    technology or was flagged (for the others it is always "clear", no categories)."""
-    found = screening.sides(session, np.unique(np.concatenate([a, b])).tolist())
-    plain = {i for i, s in found.items() if not (s.declared or s.flags)}
-    status, categories = ["clear"] * len(a), [[] for _ in range(len(a))]
-    for r, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
-        if x in plain and y in plain:
-            continue
-        quoted = {q for s in (forward[r], back[r]) if s is not None for q in (s.need, s.offer)}
-        check = screening.pair_screening(found[x], found[y], quoted)
-        status[r], categories[r] = check.status, check.categories
-    return status, categories
+class Screening:
+    """What pair screening needs of the exported profiles (``screening.sides``), read once:
+    asked per chunk, the same Korean profiles were read again and again."""
+
+    def __init__(self, session: Session, ids: np.ndarray) -> None:
+        self.found: dict[int, screening.Side] = {}
+        for start in range(0, len(ids), 5000):
+            self.found |= screening.sides(session, ids[start : start + 5000].tolist())
+        self.plain = {i for i, s in self.found.items() if not (s.declared or s.flags)}
+
+    def pairs(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        forward: list[Side | None],
+        back: list[Side | None],
+    ) -> tuple[list[str], list[list[str]]]:
+        """Status and categories of the pairs (a[r], b[r]): ``pair_screening`` with the
+        sentences each pair's evidence quotes, called only where a side declares a controlled
+        technology or was flagged (for the others it is always "clear", no categories)."""
+        status, categories = ["clear"] * len(a), [[] for _ in range(len(a))]
+        for r, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+            if x in self.plain and y in self.plain:
+                continue
+            quoted = {q for s in (forward[r], back[r]) if s is not None for q in (s.need, s.offer)}
+            check = screening.pair_screening(self.found[x], self.found[y], quoted)
+            status[r], categories[r] = check.status, check.categories
+        return status, categories
 
 
 def iter_rows(
@@ -264,6 +272,7 @@ def iter_rows(
         return
     ids = np.unique(np.concatenate([pairs["in"], pairs["kr"]]))
     profiles = ProfileColumns(session, ids)
+    screen = Screening(session, ids)
     kr_store = SentenceStore(session, np.unique(pairs["kr"]), TEXT_FIELDS)
     log.info("export: %d rows; Korean sentences loaded", n)
     with ThreadPoolExecutor(2, thread_name_prefix="export-evidence") as pool:
@@ -317,9 +326,7 @@ def iter_rows(
                 for r, (f, k) in enumerate(zip(fwd, bwd, strict=True))
             ]
             cols["evidence"] = evidence_column(fwd, bwd)
-            cols["screening_status"], cols["screening_categories"] = screen_pairs(
-                session, a, b, fwd, bwd
-            )
+            cols["screening_status"], cols["screening_categories"] = screen.pairs(a, b, fwd, bwd)
             progress(0.5 + 0.5 * min(n, start + chunk) / n)
             yield cols
 
