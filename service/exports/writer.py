@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
@@ -36,7 +36,7 @@ from service.matching.features import COMPONENTS
 from service.matching.ranking import top_pairs
 from service.matching.service import PAIRING_DIRECTIONS
 from service.profiles import repository as repo
-from service.profiles.models import TEXT_FIELDS, Profile
+from service.profiles.models import TEXT_FIELDS, Profile, ProfileEmbedding
 from service.screening import service as screening
 
 log = logging.getLogger(__name__)
@@ -144,17 +144,40 @@ class ProfileColumns:
 
 
 class SentenceStore(SentenceTable):
-    """The stored sentences of some profiles' ``fields``, addressed by profile id."""
+    """The stored sentences of some profiles' ``fields``, addressed by profile id.
+
+    The vector matrix is allocated once, at the size the database reports for the vectors
+    (``length`` of the stored blobs), and filled as the rows arrive: stacking the rows' blocks
+    at the end held every block and the stacked copy at once (the Korean side of 100,000
+    profiles: 320 MB twice)."""
 
     def __init__(self, session: Session, ids: np.ndarray, fields: tuple[str, ...]) -> None:
         super().__init__(int(ids.max()) + 1 if len(ids) else 1, fields)
-        for begin in range(0, len(ids), 5000):
-            chunk = ids[begin : begin + 5000].tolist()
-            for (pid, field), data in repo.sentence_data(
+        t = ProfileEmbedding.__table__.c
+        chunks = [ids[begin : begin + 5000].tolist() for begin in range(0, len(ids), 5000)]
+        size = sum(
+            session.connection()
+            .execute(
+                select(func.coalesce(func.sum(func.length(t.sentence_vectors)), 0)).where(
+                    t.profile_id.in_(chunk), t.field.in_(fields)
+                )
+            )
+            .scalar_one()
+            for chunk in chunks
+        )
+        flat, used, dim = np.empty(int(size) // 2, np.float16), 0, 1
+        for chunk in chunks:
+            for (pid, field), (sents, vecs) in repo.sentence_data(
                 session, chunk, fields, as_float16=True
             ).items():
-                self.add(pid, field, data)
-        self.seal()
+                self.start[field][pid], self.count[field][pid] = len(self.texts), len(sents)
+                self.texts.extend(sents)
+                if used + vecs.size > len(flat):  # a text grew since it was measured
+                    flat = np.concatenate([flat[:used], np.empty(vecs.size + used, np.float16)])
+                flat[used : used + vecs.size] = vecs.ravel()
+                used += vecs.size
+                dim = vecs.shape[1] if len(sents) else dim
+        self.matrix = flat[:used].reshape(-1, dim) if used else self.matrix
 
     def loaded(self, ids: np.ndarray) -> np.ndarray:
         """Which of ``ids`` had sentences stored when this table was read (False: the profile
@@ -248,7 +271,7 @@ class Screening:
 
 def iter_rows(
     session: Session,
-    index: MatchIndex,
+    index: MatchIndex | None,  # not read: rows come from ``pairs`` and the database
     pairs: dict[str, np.ndarray],
     progress: Progress,
     competitor_threshold: float,
@@ -391,6 +414,22 @@ def write_export(
     t0 = time.perf_counter()
     pairs = candidate_pairs(index, params, settings, progress)
     log.info("export: candidate pairs in %.1f s", time.perf_counter() - t0)
+    return write_pairs(session, pairs, settings, params, out, progress)
+
+
+def write_pairs(
+    session: Session,
+    pairs: dict[str, np.ndarray],
+    settings: Settings,
+    params: ExportParams,
+    out: Path,
+    progress: Progress = lambda _: None,
+) -> Written:
+    """The second half of :func:`write_export`: the rows of ranked ``pairs`` (from
+    ``candidate_pairs``), which need the database but not the index (the CLI lets the index go
+    before it: several hundred MB at 100,000 profiles)."""
+    private_dir(out.parent)
+    t0 = time.perf_counter()
     # Created 0600 before anything is written to it; the rename keeps the mode. Made only
     # now: a ranking that raises (or a runner that stops) leaves no partial file behind.
     tmp = private_file(out.with_name(f".{out.name}.partial"))
@@ -402,7 +441,7 @@ def write_export(
             pending = None
             for cols in iter_rows(
                 session,
-                index,
+                None,
                 pairs,
                 progress,
                 settings.ranker.competitor_threshold,
