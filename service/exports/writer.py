@@ -345,8 +345,8 @@ def iter_rows(
             a_names, b_names = a_name.tolist(), b_name.tolist()
             a_secs, b_secs = a_sec.tolist(), b_sec.tolist()
             cols["explanation"] = [
-                prose(a_names[r], a_secs[r], b_names[r], b_secs[r], f, k, competitors=rival[r])
-                for r, (f, k) in enumerate(zip(fwd, bwd, strict=True))
+                prose((a_names[r], b_names[r]), (a_secs[r], b_secs[r]), sides, rival[r])
+                for r, sides in enumerate(zip(fwd, bwd, strict=True))
             ]
             cols["evidence"] = evidence_column(fwd, bwd)
             cols["screening_status"], cols["screening_categories"] = screen.pairs(a, b, fwd, bwd)
