@@ -18,6 +18,7 @@ import json
 import math
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -278,54 +279,69 @@ class InvertedLists:
         allowed: np.ndarray | None = None,
         chunk: int = 2048,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` (scores, ids) per query, best first; id -1 pads missing results."""
+        """Top-``k`` (scores, ids) per query, best first; id -1 pads missing results.
+
+        Chunks of ``chunk`` queries are searched two at a time, in two threads (torch releases
+        the GIL; a chunk's result does not depend on the other): one chunk at a time, torch's
+        own threads over these small products took four times as long (8,192 queries at
+        100,000 profiles: 8-10 s against 2 s).
+        """
         import torch  # batch-only path; products and top-k run several times faster in torch
 
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         out_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out_i = np.full((len(queries), k), -1, dtype=np.int64)
-        sizes = np.diff(self.offsets)
         if len(self.ids) == 0 or len(queries) == 0:
             return out_s, out_i
+        keep = None if allowed is None else torch.from_numpy(np.isin(self.ids, allowed))
+
+        def one(start: int) -> None:
+            end = start + chunk
+            self._search_chunk(queries[start:end], k, keep, out_s[start:end], out_i[start:end])
+
+        with ThreadPoolExecutor(2, thread_name_prefix="ivf-search") as pool:
+            list(pool.map(one, range(0, len(queries), chunk)))
+        return out_s, out_i
+
+    def _search_chunk(
+        self, queries: np.ndarray, k: int, keep: Any, out_s: np.ndarray, out_i: np.ndarray
+    ) -> None:
+        """:meth:`search` of one chunk of queries, into the first rows of ``out_s``/``out_i``."""
+        import torch
+
+        sizes = np.diff(self.offsets)
         nprobe = min(self.nprobe, len(self.centroids))
         width = int(sizes.max())  # a probed list's slot in the per-query score buffer
         k_found = min(k, nprobe * width)
         x = torch.from_numpy(self.vectors)
         cent = torch.from_numpy(np.ascontiguousarray(self.centroids, dtype=np.float32))
-        keep = None if allowed is None else torch.from_numpy(np.isin(self.ids, allowed))
-        # One score buffer for every chunk: a (query, probe slot) row per probed list.
-        buf = torch.empty((min(chunk, len(queries)) * nprobe, width))
-        for start in range(0, len(queries), chunk):
-            q = torch.from_numpy(queries[start : start + chunk])
-            c = len(q)
-            probes = torch.topk(q @ cent.T, nprobe, dim=1).indices  # (c, nprobe) list numbers
-            flat = probes.reshape(-1)
-            order = torch.argsort(flat, stable=True)  # buffer rows grouped by list
-            lists, counts = torch.unique_consecutive(flat[order], return_counts=True)
-            rows_all = order // nprobe
-            view = buf[: c * nprobe]
-            view.fill_(-torch.inf)
-            pos = 0
-            for lst, cnt in zip(lists.tolist(), counts.tolist(), strict=True):
-                slots, rows = order[pos : pos + cnt], rows_all[pos : pos + cnt]
-                pos += cnt
-                a, b = int(self.offsets[lst]), int(self.offsets[lst + 1])
-                if a == b:
-                    continue
-                sims = torch.index_select(q, 0, rows) @ x[a:b].T
-                if keep is not None:
-                    sims.masked_fill_(~keep[a:b], -torch.inf)
-                view[:, : b - a].index_copy_(0, slots, sims)
-            top = torch.topk(view.reshape(c, -1), k_found, dim=1)
-            scores, flat_pos = top.values.numpy(), top.indices.numpy()
-            slot, col = flat_pos // width, flat_pos % width
-            member = self.offsets[np.take_along_axis(probes.numpy(), slot, axis=1)] + col
-            found = np.isfinite(scores)
-            out_s[start : start + c, :k_found] = np.where(found, scores, -np.inf)
-            out_i[start : start + c, :k_found] = np.where(
-                found, self.ids[np.where(found, member, 0)], -1
-            )
-        return out_s, out_i
+        q = torch.from_numpy(queries)
+        c = len(q)
+        # A (query, probe slot) row per probed list.
+        view = torch.full((c * nprobe, width), -torch.inf)
+        probes = torch.topk(q @ cent.T, nprobe, dim=1).indices  # (c, nprobe) list numbers
+        flat = probes.reshape(-1)
+        order = torch.argsort(flat, stable=True)  # buffer rows grouped by list
+        lists, counts = torch.unique_consecutive(flat[order], return_counts=True)
+        rows_all = order // nprobe
+        pos = 0
+        for lst, cnt in zip(lists.tolist(), counts.tolist(), strict=True):
+            slots, rows = order[pos : pos + cnt], rows_all[pos : pos + cnt]
+            pos += cnt
+            a, b = int(self.offsets[lst]), int(self.offsets[lst + 1])
+            if a == b:
+                continue
+            sims = torch.index_select(q, 0, rows) @ x[a:b].T
+            if keep is not None:
+                sims.masked_fill_(~keep[a:b], -torch.inf)
+            view[:, : b - a].index_copy_(0, slots, sims)
+        top = torch.topk(view.reshape(c, -1), k_found, dim=1)
+        scores, flat_pos = top.values.numpy(), top.indices.numpy()
+        slot, col = flat_pos // width, flat_pos % width
+        member = self.offsets[np.take_along_axis(probes.numpy(), slot, axis=1)] + col
+        found = np.isfinite(scores)
+        out_s[:c, :k_found] = np.where(found, scores, -np.inf)
+        out_i[:c, :k_found] = np.where(found, self.ids[np.where(found, member, 0)], -1)
 
 
 def manifest_path(path: Path) -> Path:

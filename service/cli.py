@@ -282,7 +282,7 @@ def export(
         return
 
     from service.exports.schemas import ExportParams
-    from service.exports.writer import write_export
+    from service.exports.writer import candidate_pairs, write_pairs
     from service.migrate import upgrade
 
     try:
@@ -306,8 +306,10 @@ def export(
     def progress(p: float) -> None:
         bar.update(int(p * 1000) - bar.n)
 
+    pairs = candidate_pairs(index, params, s, progress)
+    del index  # the rows need the pairs and the database only: its memory goes back now
     with sessions() as session:
-        written = write_export(session, index, s, params, out, progress)
+        written = write_pairs(session, pairs, s, params, out, progress)
     bar.close()
     skipped = (
         f" ({written.skipped_pairs} pairs skipped: profiles deleted meanwhile)"

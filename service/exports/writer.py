@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
@@ -30,13 +30,13 @@ from service.files import private_dir, private_file
 from service.indexing.search import Filters
 from service.indexing.service import MatchIndex
 from service.introductions.queries import export_pair_states
-from service.matching.evidence import SentenceTable, answer
-from service.matching.explain import render, side
+from service.matching.evidence import DirectionEvidence, SentenceTable, answer
+from service.matching.explain import Side, prose
 from service.matching.features import COMPONENTS
 from service.matching.ranking import top_pairs
 from service.matching.service import PAIRING_DIRECTIONS
 from service.profiles import repository as repo
-from service.profiles.models import TEXT_FIELDS, Profile
+from service.profiles.models import TEXT_FIELDS, Profile, ProfileEmbedding
 from service.screening import service as screening
 
 log = logging.getLogger(__name__)
@@ -144,17 +144,40 @@ class ProfileColumns:
 
 
 class SentenceStore(SentenceTable):
-    """The stored sentences of some profiles' ``fields``, addressed by profile id."""
+    """The stored sentences of some profiles' ``fields``, addressed by profile id.
+
+    The vector matrix is allocated once, at the size the database reports for the vectors
+    (``length`` of the stored blobs), and filled as the rows arrive: stacking the rows' blocks
+    at the end held every block and the stacked copy at once (the Korean side of 100,000
+    profiles: 320 MB twice)."""
 
     def __init__(self, session: Session, ids: np.ndarray, fields: tuple[str, ...]) -> None:
         super().__init__(int(ids.max()) + 1 if len(ids) else 1, fields)
-        for begin in range(0, len(ids), 5000):
-            chunk = ids[begin : begin + 5000].tolist()
-            for (pid, field), data in repo.sentence_data(
+        t = ProfileEmbedding.__table__.c
+        chunks = [ids[begin : begin + 5000].tolist() for begin in range(0, len(ids), 5000)]
+        size = sum(
+            session.connection()
+            .execute(
+                select(func.coalesce(func.sum(func.length(t.sentence_vectors)), 0)).where(
+                    t.profile_id.in_(chunk), t.field.in_(fields)
+                )
+            )
+            .scalar_one()
+            for chunk in chunks
+        )
+        flat, used, dim = np.empty(int(size) // 2, np.float16), 0, 1
+        for chunk in chunks:
+            for (pid, field), (sents, vecs) in repo.sentence_data(
                 session, chunk, fields, as_float16=True
             ).items():
-                self.add(pid, field, data)
-        self.seal()
+                self.start[field][pid], self.count[field][pid] = len(self.texts), len(sents)
+                self.texts.extend(sents)
+                if used + vecs.size > len(flat):  # a text grew since it was measured
+                    flat = np.concatenate([flat[:used], np.empty(vecs.size + used, np.float16)])
+                flat[used : used + vecs.size] = vecs.ravel()
+                used += vecs.size
+                dim = vecs.shape[1] if len(sents) else dim
+        self.matrix = flat[:used].reshape(-1, dim) if used else self.matrix
 
     def loaded(self, ids: np.ndarray) -> np.ndarray:
         """Which of ``ids`` had sentences stored when this table was read (False: the profile
@@ -168,9 +191,87 @@ def shared_sectors(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(s for s in a if s in b)
 
 
+def quotes(ev: DirectionEvidence, needs: SentenceTable, offers: SentenceTable) -> list[Side | None]:
+    """``explain.side`` of every row of ``ev``: the sentences looked up in one pass."""
+    n_texts, o_texts = needs.texts, offers.texts
+    return [
+        Side(n_texts[i], o_texts[j], round(sim, 4), n_texts[g] if g != i else None, gap_sim)
+        if i >= 0 and j >= 0
+        else None
+        for i, j, sim, g, gap_sim in zip(
+            ev.need.tolist(),
+            ev.offer.tolist(),
+            ev.similarity.tolist(),
+            ev.gap.tolist(),
+            ev.gap_similarity.tolist(),
+            strict=True,
+        )
+    ]
+
+
+EVIDENCE_TYPE = pa.list_(
+    pa.struct(
+        [
+            ("direction", pa.string()),
+            ("need", pa.string()),
+            ("offer", pa.string()),
+            ("similarity", pa.float64()),  # rounded doubles, as /matches shows them
+        ]
+    )
+)
+
+
+def evidence_column(forward: list[Side | None], back: list[Side | None]) -> pa.Array:
+    """The evidence of every row (``explain.render``'s, built as one Arrow column): the
+    forward quote, then the one in return, each where there is one."""
+    entries = [s for pair in zip(forward, back, strict=True) for s in pair]
+    present = np.fromiter((s is not None for s in entries), bool, len(entries))
+    quoted = [s for s in entries if s is not None]
+    offsets = np.zeros(len(forward) + 1, np.int32)
+    np.cumsum(present.reshape(-1, 2).sum(axis=1), out=offsets[1:])
+    fields = [
+        pa.array(np.tile(np.array(PAIRING_DIRECTIONS, object), len(forward))[present], pa.string()),
+        pa.array([s.need for s in quoted], pa.string()),
+        pa.array([s.offer for s in quoted], pa.string()),
+        pa.array([s.similarity for s in quoted], pa.float64()),
+    ]
+    items = pa.StructArray.from_arrays(fields, fields=list(EVIDENCE_TYPE.value_type))
+    return pa.ListArray.from_arrays(pa.array(offsets), items, type=EVIDENCE_TYPE)
+
+
+class Screening:
+    """What pair screening needs of the exported profiles (``screening.sides``), read once:
+    asked per chunk, the same Korean profiles were read again and again."""
+
+    def __init__(self, session: Session, ids: np.ndarray) -> None:
+        self.found: dict[int, screening.Side] = {}
+        for start in range(0, len(ids), 5000):
+            self.found |= screening.sides(session, ids[start : start + 5000].tolist())
+        self.plain = {i for i, s in self.found.items() if not (s.declared or s.flags)}
+
+    def pairs(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        forward: list[Side | None],
+        back: list[Side | None],
+    ) -> tuple[list[str], list[list[str]]]:
+        """Status and categories of the pairs (a[r], b[r]): ``pair_screening`` with the
+        sentences each pair's evidence quotes, called only where a side declares a controlled
+        technology or was flagged (for the others it is always "clear", no categories)."""
+        status, categories = ["clear"] * len(a), [[] for _ in range(len(a))]
+        for r, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+            if x in self.plain and y in self.plain:
+                continue
+            quoted = {q for s in (forward[r], back[r]) if s is not None for q in (s.need, s.offer)}
+            check = screening.pair_screening(self.found[x], self.found[y], quoted)
+            status[r], categories[r] = check.status, check.categories
+        return status, categories
+
+
 def iter_rows(
     session: Session,
-    index: MatchIndex,
+    index: MatchIndex | None,  # not read: rows come from ``pairs`` and the database
     pairs: dict[str, np.ndarray],
     progress: Progress,
     competitor_threshold: float,
@@ -195,6 +296,7 @@ def iter_rows(
         return
     ids = np.unique(np.concatenate([pairs["in"], pairs["kr"]]))
     profiles = ProfileColumns(session, ids)
+    screen = Screening(session, ids)
     kr_store = SentenceStore(session, np.unique(pairs["kr"]), TEXT_FIELDS)
     log.info("export: %d rows; Korean sentences loaded", n)
     with ThreadPoolExecutor(2, thread_name_prefix="export-evidence") as pool:
@@ -233,35 +335,22 @@ def iter_rows(
                 cols[c] = np.round(pairs[c][sl].astype(np.float64), 6).tolist()
             for rank in ("rank_for_in", "rank_for_kr"):
                 cols[rank] = [int(r) or None for r in pairs[rank][sl].tolist()]
-            states = states or {}
-            cols["pair_state"] = [
-                states.get(k, "none") for k in zip(a.tolist(), b.tolist(), strict=True)
-            ]
+            cols["pair_state"] = (
+                [states.get(k, "none") for k in zip(a.tolist(), b.tolist(), strict=True)]
+                if states
+                else ["none"] * len(a)
+            )
             rival = (pairs["similarity"][sl] >= competitor_threshold).tolist()
-            explained = [
-                render(
-                    a_name[r],
-                    a_sec[r],
-                    b_name[r],
-                    b_sec[r],
-                    side(forward, r, in_store, kr_store),
-                    side(back, r, kr_store, in_store),
-                    competitors=rival[r],
-                    directions=PAIRING_DIRECTIONS,
-                )
-                for r in range(len(a))
+            fwd = quotes(forward, in_store, kr_store)
+            bwd = quotes(back, kr_store, in_store)
+            a_names, b_names = a_name.tolist(), b_name.tolist()
+            a_secs, b_secs = a_sec.tolist(), b_sec.tolist()
+            cols["explanation"] = [
+                prose((a_names[r], b_names[r]), (a_secs[r], b_secs[r]), sides, rival[r])
+                for r, sides in enumerate(zip(fwd, bwd, strict=True))
             ]
-            cols["explanation"] = [e.text for e in explained]
-            cols["evidence"] = [e.evidence for e in explained]
-            found = screening.sides(session, np.unique(np.concatenate([a, b])).tolist())
-            checks = [
-                screening.pair_screening(
-                    found[x], found[y], {q for ev in e.evidence for q in (ev["need"], ev["offer"])}
-                )
-                for x, y, e in zip(a.tolist(), b.tolist(), explained, strict=True)
-            ]
-            cols["screening_status"] = [c.status for c in checks]
-            cols["screening_categories"] = [c.categories for c in checks]
+            cols["evidence"] = evidence_column(fwd, bwd)
+            cols["screening_status"], cols["screening_categories"] = screen.pairs(a, b, fwd, bwd)
             progress(0.5 + 0.5 * min(n, start + chunk) / n)
             if only_screening is not None:
                 # Known only once the pair's evidence is quoted: filtered here, not in ranking.
@@ -290,10 +379,11 @@ class _Writer:
             self.csv = SafeCsvWriter(self.fh)
             self.csv.writerow(COLUMNS)
 
-    def write(self, cols: dict[str, list]) -> None:
+    def write(self, cols: dict[str, list | pa.Array]) -> None:
         if self.pq is not None:
             self.pq.write_table(pa.Table.from_pydict(cols, schema=PARQUET_SCHEMA))
             return
+        cols = {c: v.to_pylist() if isinstance(v, pa.Array) else v for c, v in cols.items()}
         rows = zip(*(cols[c] for c in COLUMNS), strict=True)
         if self.fmt == "csv":
             lists = (COLUMNS.index("shared_sectors"), COLUMNS.index("screening_categories"))
@@ -333,6 +423,22 @@ def write_export(
     t0 = time.perf_counter()
     pairs = candidate_pairs(index, params, settings, progress)
     log.info("export: candidate pairs in %.1f s", time.perf_counter() - t0)
+    return write_pairs(session, pairs, settings, params, out, progress)
+
+
+def write_pairs(
+    session: Session,
+    pairs: dict[str, np.ndarray],
+    settings: Settings,
+    params: ExportParams,
+    out: Path,
+    progress: Progress = lambda _: None,
+) -> Written:
+    """The second half of :func:`write_export`: the rows of ranked ``pairs`` (from
+    ``candidate_pairs``), which need the database but not the index (the CLI lets the index go
+    before it: several hundred MB at 100,000 profiles)."""
+    private_dir(out.parent)
+    t0 = time.perf_counter()
     # Created 0600 before anything is written to it; the rename keeps the mode. Made only
     # now: a ranking that raises (or a runner that stops) leaves no partial file behind.
     tmp = private_file(out.with_name(f".{out.name}.partial"))
@@ -344,7 +450,7 @@ def write_export(
             pending = None
             for cols in iter_rows(
                 session,
-                index,
+                None,
                 pairs,
                 progress,
                 settings.ranker.competitor_threshold,

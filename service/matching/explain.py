@@ -109,8 +109,27 @@ def render(
 ) -> Explanation:
     """Prose and evidence of one pair. ``forward``: B's offer against A's needs; ``back``: A's
     offer against B's needs (None when A stated no capabilities). ``directions`` name the
-    evidence's two directions (who offers). Sectors are mentioned only when both sides have
-    some: an ad-hoc search without sectors is never called "different sectors"."""
+    evidence's two directions (who offers)."""
+    text = prose((a_name, b_name), (a_sectors, b_sectors), (forward, back), competitors)
+    evidence: list[Evidence] = [
+        {"direction": direction, "need": s.need, "offer": s.offer, "similarity": s.similarity}
+        for direction, s in zip(directions, (forward, back), strict=True)
+        if s is not None
+    ]
+    return Explanation(text, evidence)
+
+
+def prose(
+    names: tuple[str, str],
+    sectors: tuple[tuple[str, ...], tuple[str, ...]],
+    sides: tuple[Side | None, Side | None],
+    competitors: bool,
+) -> str:
+    """The text of :func:`render` alone, of A and B's ``names``, ``sectors`` and (forward,
+    back) ``sides`` (an export builds the evidence column from arrays). Sectors are mentioned
+    only when both sides have some: an ad-hoc search without sectors is never called
+    "different sectors"."""
+    (a_name, b_name), (a_sectors, b_sectors), (forward, back) = names, sectors, sides
     parts: list[str] = []
     if a_sectors and b_sectors:
         parts.append(sector_phrase(a_sectors, b_sectors) + ".")
@@ -141,12 +160,7 @@ def render(
         parts.append(f"Not answered: {a_name}'s need {quote(forward.gap)}.")
     if competitors:
         parts.append(f"{a_name} and {b_name} mostly offer the same things: possible competitors.")
-    evidence: list[Evidence] = [
-        {"direction": direction, "need": s.need, "offer": s.offer, "similarity": s.similarity}
-        for direction, s in zip(directions, (forward, back), strict=True)
-        if s is not None
-    ]
-    return Explanation(" ".join(parts), evidence)
+    return " ".join(parts)
 
 
 def quoted_sentences(

@@ -221,11 +221,12 @@ def _ranked_both_sides(
     pool: int,
     ranker: RankerSettings,
     filters: Filters,
-    batch: int = 512,
+    batch: int = 64,
 ) -> Iterator[tuple[str, Ranked]]:
     """Every profile's top-k, both countries: one exact scan while ``/matches`` searches exactly
     too (every index flat, or the filter leaves few enough profiles on both sides for the exact
-    scan of ``candidate_source``), else batched index search."""
+    scan of ``candidate_source``), else batched index search. Re-ranked ``batch`` rows at a
+    time either way (see the exact scan's comment below)."""
     allowed = {c: allowed_ids(index, c, filters) for c in ("IN", "KR")}
     if index.scans_exactly(None if a is None else len(a) for a in allowed.values()):
         in_ids, kr_ids = (ids_or_all(index, c, a) for c, a in allowed.items())
