@@ -354,9 +354,13 @@ def iter_rows(
             progress(0.5 + 0.5 * min(n, start + chunk) / n)
             if only_screening is not None:
                 # Known only once the pair's evidence is quoted: filtered here, not in ranking.
-                keep = [c.status == only_screening for c in checks]
+                keep = [status == only_screening for status in cols["screening_status"]]
+                mask = pa.array(keep, pa.bool_())
                 cols = {
-                    k: [v for v, y in zip(col, keep, strict=True) if y] for k, col in cols.items()
+                    k: col.filter(mask)
+                    if isinstance(col, pa.Array)
+                    else [v for v, y in zip(col, keep, strict=True) if y]
+                    for k, col in cols.items()
                 }
                 if not cols["in_id"]:
                     continue
