@@ -307,10 +307,17 @@ def _sat(tf, length, avg):
 
 
 @numba.njit(cache=True, nogil=True)
-def _scatter(sat, terms, counts, start, size, length, avg, value):
-    """Write (``value`` True) or clear one field of a profile into the dense array ``sat``."""
+def _spread(sat, terms, counts, start, size, length, avg):
+    """Write one field of a profile into the dense array ``sat``: its terms' saturated counts."""
     for i in range(start, start + size):
-        sat[terms[i]] = _sat(counts[i], length, avg) if value else 0.0
+        sat[terms[i]] = _sat(counts[i], length, avg)
+
+
+@numba.njit(cache=True, nogil=True)
+def _clear(sat, terms, start, size):
+    """Undo ``_spread`` of the same field."""
+    for i in range(start, start + size):
+        sat[terms[i]] = 0.0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -339,9 +346,9 @@ def _pairs(qt, qc, qs, qn, ql, dt, dc, ds, dn, dl, idf, avg):
         if r == 0 or not _same_query(qs, qn, r):  # clear the previous query's, spread this one
             if r > 0:
                 for f in range(3):
-                    _scatter(sat[f], qt, qc, qs[r - 1, f], qn[r - 1, f], 0, 1.0, False)
+                    _clear(sat[f], qt, qs[r - 1, f], qn[r - 1, f])
             for f in range(3):
-                _scatter(sat[f], qt, qc, qs[r, f], qn[r, f], ql[r, f], avg[f], True)
+                _spread(sat[f], qt, qc, qs[r, f], qn[r, f], ql[r, f], avg[f])
             need_total = 0.0
             for i in range(qs[r, 1], qs[r, 1] + qn[r, 1]):
                 need_total += idf[qt[i]]
