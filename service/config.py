@@ -77,8 +77,10 @@ class WebhookSettings(BaseSettings):
     )
     allow_localhost: bool = Field(
         True,
-        description="Accept webhook URLs on 127.0.0.1 or localhost, over http or https (tests, "
-        "local development). When false, only https URLs to other hosts are accepted.",
+        description="Accept webhook URLs on 127.0.0.1 or localhost, over http or https, and "
+        "names that resolve to loopback addresses (tests, local development; turn off in "
+        "production). When false, only https URLs whose host resolves to public addresses are "
+        "accepted and posted to. Private, link-local and reserved addresses are never allowed.",
     )
 
     @model_validator(mode="after")

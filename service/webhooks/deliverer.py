@@ -29,11 +29,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings, WebhookSettings
 from service.core.threads import BackgroundLoop
 from service.db import transaction, utcnow
-from service.webhooks import outbox, signing
+from service.webhooks import addresses, outbox, signing
 from service.webhooks.models import Webhook, WebhookAttempt, WebhookEvent
 
 log = logging.getLogger(__name__)
 USER_AGENT = "partnership-matchmaker-webhooks/1"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -69,19 +70,33 @@ def backoff(config: WebhookSettings, failures: int) -> float:
     return delay * random.uniform(0.75, 1.0)
 
 
-def post(client: httpx.Client, item: Claimed) -> Outcome:
-    """Post one event; never raises. Errors are short and name no internals."""
+def post(client: httpx.Client, item: Claimed, allow_loopback: bool) -> Outcome:
+    """Post one event; never raises. Errors are short and name no internals.
+
+    The URL's host is resolved and checked here, at each delivery, and the request goes to
+    the checked address (``service.webhooks.addresses``): the name's records may have changed
+    since registration. The ``Host`` header and, over https, the TLS server name (SNI and the
+    certificate check) stay the registered name.
+    """
     started = time.monotonic()
     status: int | None = None
     error: str | None = None
     try:
+        url = httpx.URL(item.url)
+        address = addresses.resolve(url.host, url.port or DEFAULT_PORTS[url.scheme], allow_loopback)
         headers = signing.headers(item.secret, item.body, item.public_id, item.type)
+        headers["Host"] = url.netloc.decode("ascii")
+        tls = {"sni_hostname": url.host} if url.scheme == "https" else {}
         # Streamed and not read: only the status matters, and a receiver answering with a
         # huge body must not cost the deliverer its memory.
-        with client.stream("POST", item.url, content=item.body, headers=headers) as response:
+        with client.stream(
+            "POST", url.copy_with(host=address), content=item.body, headers=headers, extensions=tls
+        ) as response:
             status = response.status_code
         if not 200 <= status < 300:
             error = f"HTTP {status}"
+    except addresses.AddressRefused as exc:
+        error = str(exc)
     except httpx.TimeoutException:
         error = "timeout"
     except httpx.ConnectError as exc:
@@ -196,7 +211,7 @@ class WebhookDeliverer(BackgroundLoop):
             return out
 
     def post(self, item: Claimed) -> Outcome:
-        return post(self.client, item)
+        return post(self.client, item, self.config.allow_localhost)
 
     def deliver(self, item: Claimed) -> Outcome:
         outcome = self.post(item)

@@ -15,6 +15,7 @@ from service.config import WebhookSettings
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.profiles.service import decode_cursor, encode_cursor
+from service.webhooks import addresses
 from service.webhooks.models import Webhook, WebhookAttempt, WebhookEvent
 from service.webhooks.schemas import Attempt, Delivery, DeliveryList, WebhookOut
 
@@ -25,9 +26,10 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 def check_url(url: HttpUrl, config: WebhookSettings) -> None:
     """https only, except to this machine when the settings allow it (development, tests).
 
-    Hosts written as private, loopback or link-local addresses are refused outright: the server
-    must not be made to post into its own network. (Names that resolve to such addresses are
-    not checked here.)
+    Hosts that are, or resolve to, private, loopback or link-local addresses are refused: the
+    server must not be made to post into its own network. A name that does not resolve now is
+    accepted (DNS may be down for a moment); every delivery resolves and checks it again
+    (``service.webhooks.addresses``).
     """
     host = (url.host or "").lower()
     if host in LOCAL_HOSTS:
@@ -42,12 +44,24 @@ def check_url(url: HttpUrl, config: WebhookSettings) -> None:
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
+        check_resolved(host, url.port or 443, config)
         return
-    if not address.is_global:
+    if not addresses.allowed(address, allow_loopback=False):
         raise InvalidInput(
             "the webhook URL must not point at a private or reserved address",
             loc=["body", "url"],
         )
+
+
+def check_resolved(host: str, port: int, config: WebhookSettings) -> None:
+    """A name (the machine's own, ``127.1``, or any DNS name) may lead where a literal
+    address may not: its addresses are checked too."""
+    try:
+        addresses.resolve(host, port, config.allow_localhost)
+    except addresses.Unresolved:
+        return
+    except addresses.AddressRefused as exc:
+        raise InvalidInput(str(exc), loc=["body", "url"]) from None
 
 
 def get(session: Session, profile_id: int) -> Webhook:
