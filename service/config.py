@@ -318,8 +318,9 @@ class Settings(BaseSettings):
     rate_limit_signin_failures_per_minute: int = Field(
         10,
         ge=1,
-        description="Failed console sign-ins (wrong API key) per client address per minute; "
-        "past it, that address's sign-ins get 429 until the minute's window moves on.",
+        description="Wrong API keys per client address per minute, on the API (X-API-Key) "
+        "and console sign-ins together; past it, every request with a key and every sign-in "
+        "from that address gets 429 until the minute's window moves on.",
     )
     rate_limit_writes_per_minute: int = Field(
         120,

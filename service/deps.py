@@ -17,13 +17,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings.encoder import Encoder
-from service.auth.service import Principal, lookup_key, resolve_without_lookup
+from service.auth.service import ANONYMOUS, Principal, lookup_key, resolve_without_lookup
 from service.config import Settings
 from service.core import text
 from service.core.middleware import Metrics
 from service.core.ratelimit import RateLimiter
 from service.core.threads import BackgroundLoop, Lane
-from service.errors import IdempotencyInProgress, InvalidInput, MatchmakerError, Replayed
+from service.errors import (
+    IdempotencyInProgress,
+    InvalidInput,
+    MatchmakerError,
+    Replayed,
+    Unauthorized,
+)
 from service.idempotency import service as idempotency
 from service.indexing.service import MatchIndex
 
@@ -144,16 +150,32 @@ API_KEY = APIKeyHeader(
 KEY_OPTIONAL: dict = {"security": [{}]}
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 async def get_principal(
+    request: Request,
     session: SessionDep,
     state: StateDep,
     x_api_key: Annotated[str | None, Security(API_KEY)] = None,
 ) -> Principal:
+    if not x_api_key:
+        return ANONYMOUS
+    # Wrong keys count against the client's address, with the console's failed sign-ins: past
+    # the allowance every key from that address waits (429), the right ones too (the admin's
+    # included), or the answers would still tell a guessed key from a wrong one.
+    client = client_address(request)
+    state.limiter.signin_allowed(client)
     admin = state.settings.admin_key.get_secret_value() if state.settings.admin_key else None
     known = resolve_without_lookup(x_api_key, admin)
     if known is not None:
         return known
-    return await run_in_threadpool(lookup_key, session, x_api_key)
+    try:
+        return await run_in_threadpool(lookup_key, session, x_api_key)
+    except Unauthorized:
+        state.limiter.signin_failed(client)
+        raise
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

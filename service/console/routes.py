@@ -33,7 +33,7 @@ from service.auth.service import (
 )
 from service.console import charts, forms, pairings
 from service.console.session import ConsoleSession, Sessions, csrf_ok, principal_of
-from service.deps import SessionDep, StateDep, finish_here
+from service.deps import SessionDep, StateDep, client_address, finish_here
 from service.errors import (
     Forbidden,
     InvalidInput,
@@ -57,7 +57,6 @@ from service.introductions.schemas import (
 )
 from service.matching import service as matching
 from service.profiles import service as profiles
-from service.profiles.endpoints import client_address
 from service.profiles.schemas import ProfileCreate, ProfileUpdate, SectorCode
 from service.screening import service as screening
 from service.screening.schemas import NOTICE, DecisionCreate

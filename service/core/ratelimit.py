@@ -1,5 +1,5 @@
-"""Rate limits on registrations and failed console sign-ins (per client address) and writes
-(per key), using ``limits``.
+"""Rate limits on registrations and wrong API keys, on the API and at console sign-in (per
+client address), and on writes (per key), using ``limits``.
 
 Writes are weighted: a bulk registration of N profiles counts as N writes (it costs the
 server N registrations' encoding), so one key cannot register without bound by batching.
@@ -21,6 +21,7 @@ from service.config import Settings
 from service.errors import InvalidInput, RateLimited
 
 log = logging.getLogger(__name__)
+WRONG_KEYS = "wrong API keys from this address"
 
 
 class RateLimiter:
@@ -35,7 +36,9 @@ class RateLimiter:
             settings.rate_limit_signin_failures_per_minute
         )
 
-    def _hit(self, item: RateLimitItemPerMinute, *keys: str, cost: int = 1) -> None:
+    def _hit(
+        self, item: RateLimitItemPerMinute, *keys: str, cost: int = 1, what: str = "requests"
+    ) -> None:
         if not self.enabled:
             return
         try:
@@ -47,19 +50,22 @@ class RateLimiter:
             # counting for a moment. Logged, so the operator sees it.
             log.warning("rate-limit storage unreachable; request not counted", exc_info=True)
             return
-        raise self._refusal(item, *keys)
+        raise self._refusal(item, *keys, what=what)
 
-    def _refusal(self, item: RateLimitItemPerMinute, *keys: str) -> RateLimited:
+    def _refusal(
+        self, item: RateLimitItemPerMinute, *keys: str, what: str = "requests"
+    ) -> RateLimited:
         reset = self._strategy.get_window_stats(item, *keys).reset_time
         retry = max(1, math.ceil(reset - time.time()))
-        return RateLimited(f"too many requests; retry in {retry} s", retry_after=retry)
+        return RateLimited(f"too many {what}; retry in {retry} s", retry_after=retry)
 
     def registration(self, client: str) -> None:
         self._hit(self._registration, "registration", client)
 
     def signin_allowed(self, client: str) -> None:
-        """Refuse a sign-in from an address whose failed sign-ins used up the minute's
-        allowance (429 until the window moves on), so keys cannot be guessed at speed."""
+        """Refuse a key (API request or console sign-in) from an address whose wrong keys used
+        up the minute's allowance (429 until the window moves on), so keys cannot be guessed
+        at speed."""
         if not self.enabled:
             return
         try:
@@ -68,11 +74,11 @@ class RateLimiter:
         except StorageError:
             log.warning("rate-limit storage unreachable; sign-in not checked", exc_info=True)
             return
-        raise self._refusal(self._signin_failures, "signin-failure", client)
+        raise self._refusal(self._signin_failures, "signin-failure", client, what=WRONG_KEYS)
 
     def signin_failed(self, client: str) -> None:
-        """Count a failed sign-in (a wrong key) of ``client``; 429 once over the allowance."""
-        self._hit(self._signin_failures, "signin-failure", client)
+        """Count a wrong key of ``client``; 429 once over the allowance."""
+        self._hit(self._signin_failures, "signin-failure", client, what=WRONG_KEYS)
 
     @property
     def writes_per_minute(self) -> int:

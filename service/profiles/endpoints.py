@@ -15,6 +15,7 @@ from service.deps import (
     PrincipalDep,
     SessionDep,
     StateDep,
+    client_address,
     finish_here,
 )
 from service.errors import ERROR_RESPONSES, MatchmakerError
@@ -38,10 +39,6 @@ from service.sectors import SECTOR_CODES, SECTORS, relation
 from service.vocab import Country, OrgType
 
 router = APIRouter(prefix="/v1", tags=["profiles"], responses=ERROR_RESPONSES)
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.post(

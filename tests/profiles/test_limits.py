@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from tests.conftest import ADMIN_KEY, make_settings, profile_payload
+from tests.conftest import ADMIN_KEY, create_profile, make_settings, profile_payload
 
 
 def test_registration_rate_limit_per_address_with_retry_after(
@@ -180,3 +180,34 @@ def test_an_unreachable_limit_store_does_not_refuse_requests(
     with TestClient(create_app(s, encoder=encoder)) as c:
         assert c.post("/v1/profiles", json=profile_payload()).status_code == 201
     assert "rate-limit storage unreachable" in caplog.text
+
+
+def test_wrong_api_keys_are_limited_per_address_and_then_no_key_is_told_apart(
+    tmp_path,
+    database_url,
+    encoder,
+    settings,  # settings: wipes the database afterwards
+):
+    s = make_settings(
+        tmp_path / "keys",
+        database_url,
+        rate_limit_enabled=True,
+        rate_limit_signin_failures_per_minute=3,
+    )
+    with TestClient(create_app(s, encoder=encoder)) as c:
+        body, owner = create_profile(c)
+        pid = body["id"]
+        assert c.get(f"/v1/profiles/{pid}/matches", headers=owner).status_code == 200
+        wrong = {"X-API-Key": "mm_" + "x" * 40}
+        for _ in range(3):
+            r = c.get(f"/v1/profiles/{pid}", headers=wrong)
+            assert r.status_code == 401 and "unknown API key" in r.text
+        r = c.get(f"/v1/profiles/{pid}", headers=wrong)
+        assert r.status_code == 429, r.text
+        assert "too many wrong API keys" in r.json()["detail"], r.json()
+        assert int(r.headers["retry-after"]) >= 1
+        # while the window lasts, a right key gets the same answer as a wrong one, the
+        # admin's too; requests without a key are not affected
+        for right in (owner, {"X-API-Key": ADMIN_KEY}):
+            assert c.get(f"/v1/profiles/{pid}", headers=right).status_code == 429
+        assert c.get(f"/v1/profiles/{pid}").status_code == 200
