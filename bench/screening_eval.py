@@ -3,7 +3,7 @@
 Command (from the repository root):
 
     .venv/bin/python bench/screening_eval.py [--folds 5] [--seed 0] [--write] [--levers]
-        [--heldout PATH]
+        [--heldout PATH] [--tag TAG]
 
 Data: seed_data/screening/labelled.csv and fresh.csv (the training sentences, pooled),
 capability sentences written from public descriptions of real products, each with the category
@@ -33,7 +33,7 @@ regime over the pooled held-out predictions, and separately over the rows of eac
 them) and stores the model in service/screening/data/screening-model.json with its exemplar
 file (exemplars.csv: all training sentences). --heldout PATH fits the same way on all training
 sentences and scores the CSV at PATH (columns codes,kind,source_kind,text) once, stored under
-``heldout``. Writes bench/results/screening_eval.json.
+``heldout``. Writes bench/results/screening_eval.json (screening_eval-TAG.json with --tag).
 """
 
 from __future__ import annotations
@@ -414,6 +414,7 @@ def main() -> None:
     ap.add_argument("--levers", action="store_true", help="also cross-validate LEVERS")
     ap.add_argument("--heldout", type=Path, help="fit on all training sentences, score this CSV")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--tag", help="write bench/results/screening_eval-TAG.json instead")
     args = ap.parse_args()
     result = header("screening_eval") | {"args": {k: str(v) for k, v in vars(args).items()}}
     vocab = catalogue()
@@ -455,7 +456,7 @@ def main() -> None:
             model["exemplars"]["sha256"] = sha256(EXEMPLARS)
             MODEL.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
             log(f"wrote {MODEL} and {EXEMPLARS}")
-    write_result("screening_eval", result)
+    write_result("screening_eval" + (f"-{args.tag}" if args.tag else ""), result)
 
 
 if __name__ == "__main__":
