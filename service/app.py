@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         idempotency_sweeper = ExpiredResponseSweeper(sessions)
         screener = Screener(enc, model=settings.screening.model)
         # Its ~120 prototype and ~460 exemplar sentences are encoded at the first screening
-        # (~0.6 s), not at start-up (a restart encodes nothing).
+        # (< 1 s), not at start-up (a restart encodes nothing).
         if settings.screening.on_write:
             screening.follow(sessions, screener)
         state = AppState(
