@@ -42,12 +42,80 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, header, log, write_result  # noqa: E402
-from screening_eval import DATA, FRESH, GRID, pr, regime_pred, regime_truth, scored  # noqa: E402
 
 from service.bootstrap import build_encoder  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.controls import catalogue  # noqa: E402
 from service.screening.engine import Screener  # noqa: E402
+
+DATA = ROOT / "seed_data" / "screening" / "labelled.csv"
+FRESH = ROOT / "seed_data" / "screening" / "fresh.csv"
+
+
+# The helpers of bench/screening_eval.py as they were when this trial was run (screening-v2,
+# labelled.csv only), so that its figures still reproduce.
+GRID = np.concatenate(
+    [np.round(np.arange(0.05, 0.99, 0.01), 2), [0.99, 0.993, 0.996, 0.998, 0.999]]
+)
+
+
+def regime_truth(rows: list[dict], regimes: list[str]) -> np.ndarray:
+    vocab = catalogue()
+    out = np.zeros((len(rows), len(regimes)), bool)
+    for i, r in enumerate(rows):
+        for code in vocab.closure(r["codes"].split()):
+            out[i, regimes.index(vocab.categories[code].regime)] = True
+    return out
+
+
+def regime_pred(
+    conf: np.ndarray, codes: list[str], cuts: dict[str, float], regimes: list[str]
+) -> np.ndarray:
+    vocab = catalogue()
+    cut = np.array([cuts[vocab.categories[c].regime] for c in codes])
+    hit = conf >= cut[None, :]
+    out = np.zeros((conf.shape[0], len(regimes)), bool)
+    for i in range(conf.shape[0]):
+        for code in vocab.closure([codes[j] for j in np.flatnonzero(hit[i])]):
+            out[i, regimes.index(vocab.categories[code].regime)] = True
+    return out
+
+
+def pr(truth: np.ndarray, pred: np.ndarray) -> dict:
+    tp = int((truth & pred).sum())
+    fp = int((~truth & pred).sum())
+    fn = int((truth & ~pred).sum())
+    return {
+        "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+        "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
+
+
+def scored(rows: list[dict], truth: np.ndarray, pred: np.ndarray, regimes: list[str]) -> dict:
+    any_truth, any_pred = truth.any(1), pred.any(1)
+    hard = np.array([r["kind"] == "hard_negative" for r in rows])
+    return {
+        "sentences": len(rows),
+        "controlled": int(any_truth.sum()),
+        "hard_negatives": int(hard.sum()),
+        "held_out": {r: pr(truth[:, k], pred[:, k]) for k, r in enumerate(regimes)}
+        | {"any": pr(any_truth, any_pred)},
+        "hard_negatives_flagged": int((hard & any_pred).sum()),
+        "missed": [
+            {"text": rows[i]["text"], "codes": rows[i]["codes"], "regimes": missed}
+            for i in range(len(rows))
+            if (missed := [r for k, r in enumerate(regimes) if truth[i, k] and not pred[i, k]])
+        ],
+        "false_alarms": [
+            {"text": rows[i]["text"], "kind": rows[i]["kind"], "regimes": extra}
+            for i in range(len(rows))
+            if (extra := [r for k, r in enumerate(regimes) if pred[i, k] and not truth[i, k]])
+        ],
+    }
+
 
 C_CATEGORY = [0.01, 0.1, 1.0]
 C_SENTENCE = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
@@ -91,7 +159,7 @@ class Data:
         self.rows = list(csv.DictReader(path.open(encoding="utf-8")))
         texts = [r["text"] for r in self.rows]
         self.v = screener.encoder.encode_sentences(texts).astype(np.float16).astype(np.float32)
-        self.x = screener.features(texts, self.v)
+        self.x = screener.base_features(texts, self.v)
         self.truth = regime_truth(self.rows, regimes)
         codes = screener.codes
         self.y = np.zeros((len(self.rows), len(codes)))

@@ -105,8 +105,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         sweeper = ExpirySweeper(sessions, settings.introductions)
         idempotency_sweeper = ExpiredResponseSweeper(sessions)
         screener = Screener(enc, model=settings.screening.model)
-        # Its ~120 prototype sentences are encoded at the first screening, not at start-up (a
-        # restart encodes nothing).
+        # Its ~120 prototype and ~460 exemplar sentences are encoded at the first screening
+        # (< 1 s), not at start-up (a restart encodes nothing).
         if settings.screening.on_write:
             screening.follow(sessions, screener)
         state = AppState(

@@ -167,8 +167,9 @@ class ScreeningSettings(BaseSettings):
     )
     model: Path | None = Field(
         None,
-        description="Screening model file (JSON: logistic weights and a threshold per regime, "
-        "from bench/screening_eval.py --write); default: the packaged "
+        description="Screening model file (JSON: its features, logistic weights and a "
+        "threshold per regime, with the exemplar file it names beside it, from "
+        "bench/screening_eval.py --write); default: the packaged "
         "service/screening/data/screening-model.json.",
     )
     vocabulary: Path | None = Field(

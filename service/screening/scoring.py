@@ -1,18 +1,24 @@
 """Pure scoring of capability sentences against export-control categories.
 
-For a sentence *s* and a category *c*, three features:
+For a sentence *s* and a category *c*, up to five features (a model file names those it uses,
+``FEATURES`` lists all that exist):
 
 - ``cosine``: the highest cosine between *s* and the category's prototypes (its plain
   description and its example sentences), all-MiniLM-L6-v2 vectors;
 - ``term``: 1 when one of the category's curated phrases occurs in *s* (stemmed words, in
   order, ``embeddings.lexical.words``), else 0;
 - ``civil``: 1 when one of the category's civil-use cues occurs in *s* ("air traffic control"
-  beside "fire control", "container ship" beside "frigate"), else 0.
+  beside "fire control", "container ship" beside "frigate"), else 0;
+- ``exemplar_margin``: the highest cosine between *s* and the category's prototypes or its
+  labelled exemplar sentences (``data/exemplars.csv``: capability sentences with the categories
+  they fall in, or none), minus the highest cosine between *s* and an uncontrolled exemplar
+  (civil counterparts such as weather radar or merchant hulls);
+- ``regime_margin``: the same with the exemplars of any category of *c*'s regime.
 
-The confidence is a logistic model over them, fitted on the labelled set
+The confidence is a logistic model over them, fitted on the labelled sets
 (``bench/screening_eval.py``, stored in ``data/screening-model.json``)::
 
-    confidence = sigmoid(b + w_cos · cosine + w_term · term + w_civil · civil)
+    confidence = sigmoid(b + Σ w_f · f)
 
 A category is flagged on a sentence when the confidence reaches its regime's threshold.
 """
@@ -25,7 +31,8 @@ import numpy as np
 
 from embeddings.lexical import words
 
-FEATURES = ("cosine", "term", "civil")
+FEATURES = ("cosine", "term", "civil", "exemplar_margin", "regime_margin")
+EXEMPLAR_FEATURES = ("exemplar_margin", "regime_margin")
 
 
 def phrase(term: str) -> tuple[str, ...]:
@@ -52,27 +59,40 @@ def max_per_group(sims: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.maximum.reduceat(sims, starts, axis=1)
 
 
-def confidence(x: np.ndarray, weights: dict[str, float]) -> np.ndarray:
-    """``sigmoid(b + Σ w_f · x_f)`` over the last axis of ``x`` (features in ``FEATURES`` order)."""
-    w = np.array([weights[f] for f in FEATURES], dtype=np.float64)
+def exemplar_margins(
+    sims: np.ndarray,
+    labels: np.ndarray,
+    uncontrolled: np.ndarray,
+    regime: np.ndarray,
+    cosine: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``exemplar_margin`` and ``regime_margin`` (each sentences × categories).
+
+    ``sims``: (sentences × exemplars) cosines (an exemplar a sentence must not see, such as
+    itself in cross-validation, set to -1); ``labels``: (exemplars × categories) 0/1;
+    ``uncontrolled``: (exemplars,) whether an exemplar falls in no category;
+    ``regime``: each category's regime (any labels);
+    ``cosine``: the prototype feature (sentences × categories), the floor of the category's
+    similarity when it has no exemplar."""
+    n = sims.shape[0]
+    pos = labels.astype(bool)
+    uncontrolled = np.asarray(uncontrolled, bool)
+    neg = sims[:, uncontrolled].max(1) if uncontrolled.any() else np.zeros(n)
+    cat = cosine.astype(np.float64).copy()
+    for j in np.flatnonzero(pos.any(0)):
+        cat[:, j] = np.maximum(cat[:, j], sims[:, pos[:, j]].max(1))
+    reg = np.zeros_like(cat)
+    for r in np.unique(regime):
+        cols = regime == r
+        held = pos[:, cols].any(1)
+        if held.any():
+            reg[:, cols] = sims[:, held].max(1)[:, None]
+    return cat - neg[:, None], reg - neg[:, None]
+
+
+def confidence(x: np.ndarray, weights: dict[str, float], features: Sequence[str]) -> np.ndarray:
+    """``sigmoid(b + Σ w_f · x_f)`` over the last axis of ``x`` (features in ``features``
+    order)."""
+    w = np.array([weights[f] for f in features], dtype=np.float64)
     z = weights["bias"] + x @ w
     return 1.0 / (1.0 + np.exp(-z))
-
-
-def fit_logistic(
-    x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 5000, lr: float = 5.0
-) -> dict[str, float]:
-    """Weights of ``confidence`` by gradient descent on the mean log loss, classes balanced
-    (positives are rare), with a small L2 penalty. ``x``: (n × features), ``y``: 0/1."""
-    x = x.astype(np.float64)
-    pos = max(float(y.sum()), 1.0)
-    neg = max(float(len(y) - y.sum()), 1.0)
-    sw = np.where(y > 0, 0.5 / pos, 0.5 / neg)
-    w = np.zeros(x.shape[1])
-    b = 0.0
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(b + x @ w)))
-        g = sw * (p - y)
-        w -= lr * (x.T @ g + l2 * w)
-        b -= lr * g.sum()
-    return {"bias": float(b)} | {f: float(v) for f, v in zip(FEATURES, w, strict=True)}

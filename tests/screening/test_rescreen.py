@@ -18,10 +18,12 @@ from service.app import create_app
 from service.config import ScreeningSettings
 from service.controls import DATA, catalogue
 from service.db import transaction
+from service.screening.engine import MODEL
 from service.screening.models import ScreeningResult
 from tests.conftest import ADMIN_KEY, ROOT, create_profile, make_settings
 
 NEW = "2026.1-test"
+SHIPPED = json.loads(MODEL.read_text(encoding="utf-8"))["name"]
 CODE = "KR-NCT-AUTO"
 DRIVING = "We develop sensor-fusion software for level 4 autonomous driving in passenger cars."
 PARTNER = "We build perception datasets and test tracks for self-driving vehicle makers."
@@ -115,7 +117,7 @@ def test_new_vocabulary_and_changed_text_rescreen(
         )
         with TestClient(create_app(quiet, encoder=encoder)) as new:
             rows = stored(new)
-            assert {r.vocabulary_version for r in rows.values()} == {f"{NEW}/screening-v2"}
+            assert {r.vocabulary_version for r in rows.values()} == {f"{NEW}/{SHIPPED}"}
             kr_row = next(r for r in rows.values() if CODE in codes(r))
             assert DRIVING in {f["sentence"] for f in kr_row.flags}
             staff = {"X-API-Key": ADMIN_KEY}
@@ -127,7 +129,7 @@ def test_new_vocabulary_and_changed_text_rescreen(
             assert CODE in pair["screening"]["categories"]
             body = {"profiles": [india["id"], kr["id"]], "decision": "cleared"}
             d = new.post("/v1/screening/decisions", json=body, headers=staff).json()
-            assert d["vocabulary_version"] == f"{NEW}/screening-v2" and CODE in d["categories"]
+            assert d["vocabulary_version"] == f"{NEW}/{SHIPPED}" and CODE in d["categories"]
             # a changed text (not screened on write here) makes its profile alone stale
             civil = "We make cabin seats and interior trim for passenger cars."
             r = new.patch(f"/v1/profiles/{kr['id']}", json={"capabilities": civil}, headers=kr_key)
@@ -138,3 +140,37 @@ def test_new_vocabulary_and_changed_text_rescreen(
     finally:
         monkeypatch.delenv("MATCHMAKER_SCREENING_VOCABULARY")
         catalogue.cache_clear()
+
+
+def test_new_model_version_rescreens(tmp_path, settings, encoder, model_cache, database_url):
+    """A model file with another name (a refit, new features or exemplars) makes every profile
+    stale, as a new vocabulary version does; going back to the shipped model does too."""
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        create_profile(client, country="KR", sectors=["defence"], capabilities=DRIVING)
+        create_profile(client, sectors=["shipbuilding"], capabilities=PARTNER)
+        shipped = f"{catalogue().version}/{SHIPPED}"
+        assert {r.vocabulary_version for r in stored(client).values()} == {shipped}
+
+        folder = tmp_path / "model"
+        folder.mkdir()
+        raw = json.loads(MODEL.read_text(encoding="utf-8"))
+        raw["name"] = "screening-refit-test"
+        (folder / MODEL.name).write_text(json.dumps(raw), encoding="utf-8")
+        (folder / raw["exemplars"]["file"]).write_bytes(
+            (MODEL.parent / raw["exemplars"]["file"]).read_bytes()
+        )
+        data = tmp_path / "cli-data"
+        data.mkdir()
+        (data / "models").symlink_to(model_cache)
+        env = os.environ | {
+            "MATCHMAKER_DATABASE_URL": database_url,
+            "MATCHMAKER_DATA_DIR": str(data),
+        }
+        refit = env | {"MATCHMAKER_SCREENING_MODEL": str(folder / MODEL.name)}
+        r = screen(refit)
+        assert f"screened 2 profiles with {catalogue().version}/screening-refit-test" in r.stderr
+        assert "screened 0 profiles" in screen(refit).stderr
+        assert {r.vocabulary_version for r in stored(client).values()} == {
+            f"{catalogue().version}/screening-refit-test"
+        }
+        assert f"screened 2 profiles with {shipped}" in screen(env).stderr
