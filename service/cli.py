@@ -286,6 +286,7 @@ def export(
         _export_introductions(out, format)
         return
 
+    from service.core.memory import release_free_memory
     from service.exports.schemas import ExportParams
     from service.exports.writer import candidate_pairs, write_pairs
     from service.migrate import upgrade
@@ -306,6 +307,7 @@ def export(
     sessions = _sessions(s)
     start = time.perf_counter()
     index = _index(s, sessions)
+    release_free_memory()
     bar = tqdm(total=1000, desc="export", unit="‰", disable=not sys.stderr.isatty())
 
     def progress(p: float) -> None:
