@@ -10,8 +10,8 @@ def release_free_memory() -> None:
     """Return the C heap's free pages to the system (glibc's ``malloc_trim``; elsewhere nothing).
 
     Loading the index frees a few hundred MB of transient rows and arrays inside the heap, which
-    glibc keeps for reuse by the process: its resident size stays that much higher through the
-    peak that follows (the export's search buffers), about 140 MB at 100,000 profiles."""
+    glibc keeps for reuse by the process: its resident size stays that much higher (about 140 MB
+    at 100,000 profiles) through the peak that follows, the export's search (50 MB of it)."""
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name)
