@@ -123,6 +123,16 @@ def answer(
     return out
 
 
+def warm_up() -> None:
+    """Compile the kernels now (from numba's on-disk cache when there is one), so that the first
+    explanation of a new process does not wait a second or two for them."""
+    table = SentenceTable(1, ("capabilities", "needs"))
+    for field in table.start:
+        table.add(0, field, ([field], np.zeros((1, 4), np.float16)))
+    one = np.zeros(1, np.int64)
+    table.seal().match(one, one)
+
+
 # float32 of every float16 bit pattern, by numpy's own conversion: the kernel below falls back
 # to it for the patterns its shortcut does not cover.
 _HALF_TO_FLOAT = np.arange(1 << 16).astype(np.uint16).view(np.float16).astype(np.float32)
