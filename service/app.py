@@ -46,6 +46,7 @@ from service.indexing import lexical
 from service.indexing.syncer import IndexSyncer
 from service.introductions.endpoints import router as introductions_router
 from service.introductions.sweeper import ExpirySweeper
+from service.matching import evidence
 from service.matching.endpoints import router as matching_router
 from service.profiles.endpoints import router as profiles_router
 from service.screening import service as screening
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         threadpool_limits(settings.search_threads)
         torch.set_num_threads(settings.search_threads)
         lexical.warm_up()
+        evidence.warm_up()
         index.follow(sessions)
         syncer = IndexSyncer(
             index, sessions, settings.sync_interval_s, settings.index_save_interval_s

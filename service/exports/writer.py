@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -239,6 +240,16 @@ def evidence_column(forward: list[Side | None], back: list[Side | None]) -> pa.A
     return pa.ListArray.from_arrays(pa.array(offsets), items, type=EVIDENCE_TYPE)
 
 
+class _Chunk(NamedTuple):
+    """One chunk of export rows and the sentences of its Indian profiles (``iter_rows``)."""
+
+    rows: np.ndarray  # positions in the pairs
+    a: np.ndarray  # Indian profile ids
+    b: np.ndarray  # Korean profile ids
+    in_store: SentenceStore
+    skipped: int  # pairs left out: a profile was deleted meanwhile
+
+
 class Screening:
     """What pair screening needs of the exported profiles (``screening.sides``), read once:
     asked per chunk, the same Korean profiles were read again and again."""
@@ -299,26 +310,42 @@ def iter_rows(
     screen = Screening(session, ids)
     kr_store = SentenceStore(session, np.unique(pairs["kr"]), TEXT_FIELDS)
     log.info("export: %d rows; Korean sentences loaded", n)
-    with ThreadPoolExecutor(2, thread_name_prefix="export-evidence") as pool:
+
+    def sentences(start: int) -> _Chunk:
+        """The pairs of the chunk at ``start`` whose profiles are all still there, with the
+        sentences of its Indian profiles."""
+        sl = np.arange(start, min(n, start + chunk))
+        a, b = pairs["in"][sl], pairs["kr"][sl]
+        in_store = SentenceStore(session, np.unique(a), TEXT_FIELDS)
+        whole = profiles.found[a] & profiles.found[b] & in_store.loaded(a) & kr_store.loaded(b)
+        skipped = int((~whole).sum())
+        if skipped:
+            sl, a, b = sl[whole], a[whole], b[whole]
+        return _Chunk(sl, a, b, in_store, skipped)
+
+    def evidence(c: _Chunk) -> tuple[DirectionEvidence, DirectionEvidence]:
+        # Each Indian profile's sentences are gathered for about ten rows: widened from float16
+        # once here instead of at every gather (the same float32 values either way).
+        c.in_store.matrix = c.in_store.matrix.astype(np.float32)
+        return answer(c.in_store, c.a, kr_store, c.b), answer(kr_store, c.b, c.in_store, c.a)
+
+    # A chunk's evidence (numpy, which releases the GIL) is computed in a thread while this
+    # one quotes and words the rows of the chunk before and reads the sentences of the chunk
+    # after (Python, holding the GIL): the two share the cores. Reading in that thread instead
+    # made it wait for the GIL at every step. The session stays with this thread.
+    with ThreadPoolExecutor(1, thread_name_prefix="export-evidence") as pool:
+        following = sentences(0)
+        ahead = pool.submit(evidence, following)
         for start in range(0, n, chunk):
-            sl = np.arange(start, min(n, start + chunk))
-            a, b = pairs["in"][sl], pairs["kr"][sl]
-            in_store = SentenceStore(session, np.unique(a), TEXT_FIELDS)
-            whole = profiles.found[a] & profiles.found[b] & in_store.loaded(a) & kr_store.loaded(b)
-            if not whole.all():
-                written.skipped_pairs += int((~whole).sum())
-                sl, a, b = sl[whole], a[whole], b[whole]
-                if not len(sl):
-                    progress(0.5 + 0.5 * min(n, start + chunk) / n)
-                    continue
-            # numpy releases the GIL in the gathers and products: both directions share the cores
-            forward, back = (
-                f.result()
-                for f in [
-                    pool.submit(answer, in_store, a, kr_store, b),
-                    pool.submit(answer, kr_store, b, in_store, a),
-                ]
-            )
+            (sl, a, b, in_store, skipped), pending = following, ahead
+            if start + chunk < n:
+                following = sentences(start + chunk)
+                ahead = pool.submit(evidence, following)
+            forward, back = pending.result()
+            written.skipped_pairs += skipped
+            if not len(sl):
+                progress(0.5 + 0.5 * min(n, start + chunk) / n)
+                continue
             a_sec, b_sec = profiles.sectors[a], profiles.sectors[b]
             a_name, b_name = profiles.name[a], profiles.name[b]
             cols: dict[str, list] = {

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 SentenceData = tuple[Sequence[str], np.ndarray]  # sentences and their (n, dim) vectors
@@ -91,24 +92,109 @@ def answer(
     )
     cn, sn = needs.count["needs"][need_owners], needs.start["needs"][need_owners]
     cm, sm = offers.count["capabilities"][offer_owners], offers.start["capabilities"][offer_owners]
-    ok = (cn > 0) & (cm > 0)
-    shape = cn * (int(cm.max(initial=0)) + 1) + cm
-    for key in np.unique(shape[ok]).tolist():
-        rows = np.flatnonzero(ok & (shape == key))
+    ok = np.flatnonzero((cn > 0) & (cm > 0))
+    shape = cn[ok] * (int(cm.max(initial=0)) + 1) + cm[ok]
+    # Rows of one shape, in row order: the groups np.unique then a mask per group gave, found
+    # with one sort. Few calls per group: in an export this runs in a thread beside Python
+    # work, and every numpy call there waits its turn for the GIL.
+    order = np.argsort(shape, kind="stable")
+    edges = np.flatnonzero(np.diff(shape[order])) + 1
+    for rows in np.split(ok[order], edges) if len(ok) else []:
         n, m = int(cn[rows[0]]), int(cm[rows[0]])
-        at_n = sn[rows, None] + np.arange(n)
-        at_m = sm[rows, None] + np.arange(m)
+        at_n, at_m = sn[rows], sm[rows]
         sims = np.matmul(
-            needs.matrix[at_n].astype(np.float32),
-            offers.matrix[at_m].astype(np.float32).transpose(0, 2, 1),
+            rows_float32(needs.matrix, at_n, n),
+            rows_float32(offers.matrix, at_m, m).transpose(0, 2, 1),
         )
-        r = np.arange(len(rows))
-        flat = sims.reshape(len(rows), -1).argmax(axis=1)  # first maximum on ties
-        i, j = np.divmod(flat, m)
-        best = sims.max(axis=2)  # (rows, n): each need's best answer
-        g = best.argmin(axis=1)
-        out.need[rows], out.offer[rows] = at_n[r, i], at_m[r, j]
-        out.similarity[rows] = sims[r, i, j]
-        out.gap[rows], out.gap_similarity[rows] = at_n[r, g], best[r, g]
+        best = np.empty((len(rows), n), np.float32)  # each need's best answer
+        _quoted(
+            sims,
+            rows,
+            at_n,
+            at_m,
+            best,
+            out.need,
+            out.offer,
+            out.similarity,
+            out.gap,
+            out.gap_similarity,
+        )
         out.coverage[rows] = best.mean(axis=1)
     return out
+
+
+def warm_up() -> None:
+    """Compile the kernels now (from numba's on-disk cache when there is one), so that the first
+    explanation of a new process does not wait a second or two for them."""
+    table = SentenceTable(1, ("capabilities", "needs"))
+    for field in table.start:
+        table.add(0, field, ([field], np.zeros((1, 4), np.float16)))
+    one = np.zeros(1, np.int64)
+    table.seal().match(one, one)
+
+
+# float32 of every float16 bit pattern, by numpy's own conversion: the kernel below falls back
+# to it for the patterns its shortcut does not cover.
+_HALF_TO_FLOAT = np.arange(1 << 16).astype(np.uint16).view(np.float16).astype(np.float32)
+
+
+def rows_float32(matrix: np.ndarray, starts: np.ndarray, count: int) -> np.ndarray:
+    """Rows ``[starts[r], starts[r] + count)`` of ``matrix`` for each r, shape (len(starts),
+    count, dim), as float32, the same values as numpy's cast: a float16 ``matrix`` is gathered
+    and widened in one pass (numpy's float16 cast is scalar code, five times slower on the small
+    gathers of :func:`answer`, where it was most of an export's evidence time)."""
+    if matrix.dtype != np.float16:
+        return matrix[starts[:, None] + np.arange(count)].astype(np.float32, copy=False)
+    bits = _gather_half(matrix.view(np.uint16), starts, count, _HALF_TO_FLOAT.view(np.uint32))
+    return bits.view(np.float32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_half(half, starts, count, table):  # noqa: ANN001, ANN202 (numba)
+    """Rows ``starts[r] + i`` (i < count) of ``half`` (uint16 bit patterns of float16), as
+    float32 bit patterns.
+
+    A normal float16 widens by moving its exponent and mantissa into place (vectorised); a row
+    holding a subnormal, an infinity or a NaN is redone from ``table``."""
+    dim = half.shape[1]
+    out = np.empty((len(starts), count, dim), np.uint32)
+    for r in range(len(starts)):
+        for i in range(count):
+            src, dst = half[starts[r] + i], out[r, i]
+            special = False
+            for d in range(dim):
+                h = np.uint32(src[d])
+                sign, mag = (h & 0x8000) << 16, h & 0x7FFF
+                # exponent rebased from 15 to 127: (127 - 15) << 23 == 0x38000000
+                dst[d] = sign | ((mag << 13) + 0x38000000) if mag != 0 else sign
+                special |= (mag >= 0x7C00) | ((mag < 0x400) & (mag != 0))
+            if special:
+                for d in range(dim):
+                    dst[d] = table[src[d]]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _quoted(sims, rows, at_n, at_m, best, need, offer, similarity, gap, gap_similarity):  # noqa: ANN001, ANN202 (numba)
+    """For each r of ``sims`` (k, n, m), into row ``rows[r]`` of the outputs (the arrays of a
+    ``DirectionEvidence``): the first largest entry (as numpy's argmax of the flattened
+    matrix), its need and offer, and the first need answered worst (as argmin) with its answer;
+    ``best[r]``: each need's best answer (max)."""
+    k, n, m = sims.shape
+    for r in range(k):
+        bi, bj, bv = 0, 0, sims[r, 0, 0]
+        for i in range(n):
+            top = sims[r, i, 0]
+            for j in range(m):
+                v = sims[r, i, j]
+                if v > bv:
+                    bi, bj, bv = i, j, v
+                top = max(top, v)
+            best[r, i] = top
+        g = 0
+        for i in range(1, n):
+            if best[r, i] < best[r, g]:
+                g = i
+        row = rows[r]
+        need[row], offer[row], similarity[row] = at_n[r] + bi, at_m[r] + bj, bv
+        gap[row], gap_similarity[row] = at_n[r] + g, best[r, g]

@@ -246,6 +246,40 @@ def test_profiles_deleted_during_an_export_are_skipped_and_counted(client, marke
     assert not {r["kr_id"] for r in rows} & set(deleted)
 
 
+@pytest.mark.parametrize("chunk", [1, 2])
+def test_rows_are_the_same_however_they_are_chunked(client, market, settings, chunk):  # noqa: F811
+    """Rows are made chunk by chunk, each chunk's evidence in a thread while the rows of the
+    chunk before are worded and the sentences of the chunk after are read: in small chunks the
+    rows are the very rows of one chunk, none lost, repeated or moved, every column equal."""
+    import pyarrow as pa
+
+    from service.exports.schemas import ExportParams
+    from service.exports.writer import candidate_pairs, iter_rows
+
+    state = client.app.state.matchmaker
+    params = ExportParams(format="parquet")
+    pairs = candidate_pairs(state.index, params, settings, lambda _: None)
+
+    def rows(size: int) -> dict[str, list]:
+        with state.sessions() as s:
+            threshold = settings.ranker.competitor_threshold
+            chunks = list(iter_rows(s, None, pairs, lambda _: None, threshold, chunk=size))
+        assert len(chunks) == -(-len(pairs["in"]) // size)
+        return {
+            c: [
+                v
+                for ch in chunks
+                for v in (ch[c].to_pylist() if isinstance(ch[c], pa.Array) else ch[c])
+            ]
+            for c in COLUMNS
+        }
+
+    whole = rows(len(pairs["in"]))
+    assert len(whole["in_id"]) == len(pairs["in"]) >= 3 * chunk  # three chunks or more
+    assert len(set(zip(whole["in_id"], whole["kr_id"], strict=True))) == len(pairs["in"])
+    assert rows(chunk) == whole
+
+
 def test_job_status_counts_pairs_of_profiles_gone_from_the_database(client, market, admin):  # noqa: F811
     """The state a deletion racing an export leaves behind, made deterministic: the index still
     holds a profile the database no longer has (deleted without a change-log entry)."""
