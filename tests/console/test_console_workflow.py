@@ -165,6 +165,9 @@ def test_recipient_declines_with_a_reason(console_server, firms, browser_factory
     Select(form.find_element(By.TAG_NAME, "select")).select_by_value("not_relevant")
     form.find_element(By.NAME, "note").send_keys("We do not buy steel.")
     form.find_element(By.TAG_NAME, "button").click()
+    # the answer lands on the page the form is on: wait for that page to be replaced, not
+    # for its address (already the current one)
+    wait(driver).until(ec.staleness_of(form))
     wait(driver).until(ec.url_contains(f"/console/profiles/{wind['id']}"))
     assert "Do you need hull steel?" not in driver.page_source
     seen = httpx.get(
