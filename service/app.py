@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from embeddings.encoder import Encoder
 from service.bootstrap import build_encoder, build_index
 from service.config import Settings
 from service.console import routes as console
+from service.core.memory import collector_paused
 from service.core.middleware import (
     BodyLimitMiddleware,
     Metrics,
@@ -75,13 +75,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         # quarter of them the index's summaries). Left to the collector, loading them cost a
         # dozen full passes of up to 0.25 s each, and every later full pass, every few seconds
         # under load, walked them all again while each request of the worker stood still.
-        gc.disable()
-        try:
-            with sessions() as session:
-                how = index.load_or_rebuild(session)
-        finally:
-            gc.freeze()
-            gc.enable()
+        with collector_paused(freeze=True), sessions() as session:
+            how = index.load_or_rebuild(session)
         log.info("search index %s: %s profiles", how, index.count())
         # Once loaded, numpy's products (OpenBLAS) and torch's top-k (OpenMP) get as many
         # threads as FAISS: their pools' threads are the process's own, at normal priority,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import sys
@@ -271,10 +270,6 @@ def export(
     ] = None,
 ) -> None:
     """Export candidate pairings of the whole registry, or the introductions and outcomes."""
-    # A one-shot batch that builds millions of long-lived, acyclic objects (the index's rows,
-    # the sentences, the columns): the cycle collector found nothing to free but rescanned
-    # them all again and again, about 9 s of CPU at 100,000 profiles, holding the GIL.
-    gc.disable()
     from pydantic import ValidationError
     from tqdm import tqdm
 
@@ -286,7 +281,7 @@ def export(
         _export_introductions(out, format)
         return
 
-    from service.core.memory import release_free_memory
+    from service.core.memory import collector_paused, release_free_memory
     from service.exports.schemas import ExportParams
     from service.exports.writer import candidate_pairs, write_pairs
     from service.migrate import upgrade
@@ -306,17 +301,20 @@ def export(
     upgrade(s.resolved_database_url)
     sessions = _sessions(s)
     start = time.perf_counter()
-    index = _index(s, sessions)
-    release_free_memory()
     bar = tqdm(total=1000, desc="export", unit="‰", disable=not sys.stderr.isatty())
 
     def progress(p: float) -> None:
         bar.update(int(p * 1000) - bar.n)
 
-    pairs = candidate_pairs(index, params, s, progress)
-    del index  # the rows need the pairs and the database only: its memory goes back now
-    with sessions() as session:
-        written = write_pairs(session, pairs, s, params, out, progress)
+    # Millions of long-lived, acyclic objects (the index's rows, the sentences, the columns):
+    # rescanning them cost about 9 s of CPU at 100,000 profiles.
+    with collector_paused():
+        index = _index(s, sessions)
+        release_free_memory()
+        pairs = candidate_pairs(index, params, s, progress)
+        del index  # the rows need the pairs and the database only: its memory goes back now
+        with sessions() as session:
+            written = write_pairs(session, pairs, s, params, out, progress)
     bar.close()
     skipped = (
         f" ({written.skipped_pairs} pairs skipped: profiles deleted meanwhile)"

@@ -1,9 +1,30 @@
-"""Giving freed heap memory back to the operating system."""
+"""Memory of long one-shot loads: pausing the cycle collector, giving freed heap back."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def collector_paused(freeze: bool = False) -> Iterator[None]:
+    """Pause the cycle collector while a block builds many long-lived, acyclic objects: left
+    on, it finds nothing to free but rescans them all at every full pass, holding the GIL.
+    With ``freeze``, what the block built is moved out of the collector's sight for good (it
+    lives as long as the process). The collector's state before the block comes back after it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if freeze:
+            gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 def release_free_memory() -> None:
