@@ -344,10 +344,14 @@ def scored(d: Data, idx: np.ndarray, pred: np.ndarray, truth: np.ndarray | None 
     """Figures per regime of rows ``idx`` (``pred``, ``truth``: their rows), with the misses
     and false alarms."""
     rows = [d.rows[i] for i in idx]
-    truth = d.truth[idx] if truth is None else truth
+    return figures(rows, d.truth[idx] if truth is None else truth, pred, d.regimes)
+
+
+def figures(rows: list[dict], truth: np.ndarray, pred: np.ndarray, regimes: list[str]) -> dict:
+    """Precision and recall per regime and over any regime of sentences ``rows`` (``truth``,
+    ``pred``: sentence x regime), the hard negatives flagged, the misses and false alarms."""
     any_truth, any_pred = truth.any(1), pred.any(1)
     hard = np.array([r["kind"] == "hard_negative" for r in rows], bool)
-    regimes = d.regimes
     return {
         "sentences": len(rows),
         "controlled": int(any_truth.sum()),

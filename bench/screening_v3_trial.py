@@ -42,6 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, header, log, write_result  # noqa: E402
+from screening_eval import figures, pr  # noqa: E402  (the same reporting as screening-v2's)
 
 from service.bootstrap import build_encoder  # noqa: E402
 from service.config import Settings  # noqa: E402
@@ -79,42 +80,6 @@ def regime_pred(
         for code in vocab.closure([codes[j] for j in np.flatnonzero(hit[i])]):
             out[i, regimes.index(vocab.categories[code].regime)] = True
     return out
-
-
-def pr(truth: np.ndarray, pred: np.ndarray) -> dict:
-    tp = int((truth & pred).sum())
-    fp = int((~truth & pred).sum())
-    fn = int((truth & ~pred).sum())
-    return {
-        "precision": round(tp / (tp + fp), 4) if tp + fp else None,
-        "recall": round(tp / (tp + fn), 4) if tp + fn else None,
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-    }
-
-
-def scored(rows: list[dict], truth: np.ndarray, pred: np.ndarray, regimes: list[str]) -> dict:
-    any_truth, any_pred = truth.any(1), pred.any(1)
-    hard = np.array([r["kind"] == "hard_negative" for r in rows])
-    return {
-        "sentences": len(rows),
-        "controlled": int(any_truth.sum()),
-        "hard_negatives": int(hard.sum()),
-        "held_out": {r: pr(truth[:, k], pred[:, k]) for k, r in enumerate(regimes)}
-        | {"any": pr(any_truth, any_pred)},
-        "hard_negatives_flagged": int((hard & any_pred).sum()),
-        "missed": [
-            {"text": rows[i]["text"], "codes": rows[i]["codes"], "regimes": missed}
-            for i in range(len(rows))
-            if (missed := [r for k, r in enumerate(regimes) if truth[i, k] and not pred[i, k]])
-        ],
-        "false_alarms": [
-            {"text": rows[i]["text"], "kind": rows[i]["kind"], "regimes": extra}
-            for i in range(len(rows))
-            if (extra := [r for k, r in enumerate(regimes) if pred[i, k] and not truth[i, k]])
-        ],
-    }
 
 
 C_CATEGORY = [0.01, 0.1, 1.0]
@@ -283,7 +248,7 @@ def main() -> None:
             m.fit(d.v[tr], d.x[tr], d.y[tr], d.truth[tr])
             held[te] = m.predict(d.v[te], d.x[te])
             per_fold.append({"fold": f, "C": m.c, "thresholds": m.cuts})
-        result[name] = {"cv": scored(d.rows, d.truth, held, regimes), "per_fold": per_fold}
+        result[name] = {"cv": figures(d.rows, d.truth, held, regimes), "per_fold": per_fold}
         log(f"{name}: 5-fold cross-validation on labelled.csv ({time.time() - t0:.0f} s)")
         for k, v in result[name]["cv"]["held_out"].items():
             log(f"  {k:22s} precision {v['precision']}  recall {v['recall']}  ({v})")
@@ -291,7 +256,7 @@ def main() -> None:
         m = PerRegimeCategory(codes, regimes, d.reg_of, args.min_precision, args.recall_goal)
         m.fit(d.v, d.x, d.y, d.truth)
         fd = Data(FRESH, screener, regimes)
-        result["per_regime_category"]["fresh"] = scored(
+        result["per_regime_category"]["fresh"] = figures(
             fd.rows, fd.truth, m.predict(fd.v, fd.x), regimes
         ) | {"C": m.c, "thresholds": m.cuts}
         log("per_regime_category fitted on all of labelled.csv: fresh.csv")
