@@ -39,6 +39,8 @@ Runner = Callable[[Callable[[], Any]], Awaitable[Any]]  # runs a blocking functi
 OVERALL = 500  # the pictures look at up to this many of the registry's best pairs
 FUNNEL_MAX_AGE_S = 30.0
 TABLE_ROWS = 200  # the table keeps this many best pairs per filter set, shown a page at a time
+# The unfiltered table is the head of the pictures' pass (``pictures``), so it must be shorter.
+assert TABLE_ROWS <= OVERALL
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Table:
 class Pictures:
     heat: charts.Heatmap
     hist: charts.Histogram
+    table: Table  # the table without a sector filter, from the same pass
 
 
 def table(
@@ -85,7 +88,13 @@ def table(
 
 
 def pictures(session: Session, index: MatchIndex, settings: Settings, *, per_org: int) -> Pictures:
-    """The heatmap and score distribution of the registry's best pairs under the same cap."""
+    """The heatmap and score distribution of the registry's best pairs under the same cap, and
+    the table without a sector filter.
+
+    ``best_pairings`` takes pairs best-first until its limit, so its first ``TABLE_ROWS`` pairs
+    at the limit ``OVERALL`` are the pairs it gives at the limit ``TABLE_ROWS``: the unfiltered
+    table comes from this one ranking of the registry instead of a second one.
+    """
     index.catch_up(session)
     overall = matching.best_pairings(
         session,
@@ -100,7 +109,9 @@ def pictures(session: Session, index: MatchIndex, settings: Settings, *, per_org
     heat = charts.heatmap(
         [(list(p.in_profile.sectors), list(p.kr_profile.sectors), p.score) for p in overall]
     )
-    return Pictures(heat, charts.histogram([p.score for p in overall]))
+    head = overall[:TABLE_ROWS]
+    table = Table(head, matching.screen_pairings(session, head))
+    return Pictures(heat, charts.histogram([p.score for p in overall]), table)
 
 
 def funnels(session: Session) -> list[tuple[Any, Funnel]]:

@@ -529,25 +529,33 @@ async def _pairings_figures(
     limit = pairings.TABLE_ROWS
     lane, sessions, index = state.pairing_lane.run, state.sessions, state.index
     counts: pairings.Snapshots = request.app.state.console_funnels
-    table, pics, funnels = await asyncio.gather(
-        snaps.get(
-            ("table", query.sector, per_org, limit),
-            lane,
-            sessions,
-            lambda db: pairings.table(
-                db, index, s, sector=query.sector, per_org=per_org, limit=limit
-            ),
-            wait_s,
-        ),
-        snaps.get(
-            ("pictures", per_org),
-            lane,
-            sessions,
-            lambda db: pairings.pictures(db, index, s, per_org=per_org),
-            wait_s,
-        ),
-        counts.get("funnels", run_in_threadpool, sessions, pairings.funnels, wait_s),
+    pictures = snaps.get(
+        ("pictures", per_org),
+        lane,
+        sessions,
+        lambda db: pairings.pictures(db, index, s, per_org=per_org),
+        wait_s,
     )
+    funnel = counts.get("funnels", run_in_threadpool, sessions, pairings.funnels, wait_s)
+    if query.sector is None:  # the unfiltered table comes with the pictures: one ranking
+        pics, funnels = await asyncio.gather(pictures, funnel)
+        table = (
+            None if pics is None else pairings.Snapshot(pics.taken_at, pics.taken, pics.value.table)
+        )
+    else:
+        table, pics, funnels = await asyncio.gather(
+            snaps.get(
+                ("table", query.sector, per_org, limit),
+                lane,
+                sessions,
+                lambda db: pairings.table(
+                    db, index, s, sector=query.sector, per_org=per_org, limit=limit
+                ),
+                wait_s,
+            ),
+            pictures,
+            funnel,
+        )
     top = max((f.interests_sent for _, f in funnels.value), default=0) if funnels else 0
     page = max(1, min(query.page, -(-limit // PAGE_SIZE)))
     return {

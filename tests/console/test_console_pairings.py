@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.config import ConsoleSettings
+from service.console import pairings
 from tests.conftest import ADMIN_KEY, make_settings, profile_payload, wipe
 
 
@@ -77,3 +78,36 @@ def test_pairings_come_from_snapshots(console):
     while taken_at(c.get("/console/pairings").text) == shown:
         assert time.monotonic() < deadline, "the stale snapshot was never replaced"
         time.sleep(0.2)
+
+
+def test_unfiltered_table_is_the_head_of_the_pictures_pass(console):
+    """Without a sector the page ranks the registry once: the table is the first rows of the
+    pictures' pass, which equal the pass with the table's own limit (best-first, so each prefix
+    of the pass is the pass with a smaller limit), and no separate table snapshot is taken."""
+    c = console
+    for i in range(4):
+        register(c, name=f"Pune Assembly {i}")
+        register(c, name=f"Cheonan Packaging {i}", country="KR", city="Cheonan")
+    state = c.app.state.matchmaker
+    with state.sessions() as db:
+        head = pairings.pictures(db, state.index, state.settings, per_org=2).table.pairings
+        for limit in (1, 3, 5):
+            alone = pairings.table(
+                db, state.index, state.settings, sector=None, per_org=2, limit=limit
+            ).pairings
+            got = [(p.in_profile.id, p.kr_profile.id, p.score) for p in head[:limit]]
+            assert got == [(p.in_profile.id, p.kr_profile.id, p.score) for p in alone]
+    # 4 x 4 profiles at 2 pairs per organisation: the cap bites, so the prefixes above mean
+    # something (8 pairs, not 16)
+    assert len(head) == 8
+    deadline = time.monotonic() + 60
+    while "<table" not in c.get("/console/pairings/figures?sector=&per_org=2&page=1").text:
+        assert time.monotonic() < deadline, "the snapshot never came"
+        time.sleep(0.1)
+    keys = list(c.app.state.console_pairings._done)
+    assert keys == [("pictures", 2)]
+    # a sector filter still has a table of its own
+    while "<table" not in c.get("/console/pairings/figures?sector=semiconductors&per_org=2").text:
+        assert time.monotonic() < deadline, "the sector's snapshot never came"
+        time.sleep(0.1)
+    assert ("table", "semiconductors", 2, pairings.TABLE_ROWS) in c.app.state.console_pairings._done
