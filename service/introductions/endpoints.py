@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from service.auth.service import allow_write, require_owner_or_staff, require_staff
+from service.core.pagination import CURSOR_PATTERN
 from service.deps import PrincipalDep, SessionDep, StateDep
 from service.errors import ERROR_RESPONSES
 from service.introductions import queries, service, views
@@ -29,7 +30,7 @@ from service.screening.schemas import Queue
 from service.vocab import Country
 
 router = APIRouter(prefix="/v1", tags=["introductions"], responses=ERROR_RESPONSES)
-Cursor = Annotated[str | None, Query(pattern=profiles.CURSOR_PATTERN)]
+Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 

@@ -10,12 +10,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from service.auth.service import Principal
+from service.core.pagination import decode_cursor, encode_cursor, newest_first
 from service.db import utcnow
 from service.introductions.models import Interest, Introduction, Outcome
 from service.introductions.schemas import Funnel, InterestList, IntroductionList
 from service.introductions.views import interests_out, introduction_out
 from service.profiles.models import Profile
-from service.profiles.service import decode_cursor, encode_cursor
 from service.screening import service as screening
 from service.sectors import SECTOR_BIT
 
@@ -45,15 +45,9 @@ def list_interests(
     stmt = select(Interest).where(mine[direction] if direction else or_(*mine.values()))
     if state:
         stmt = stmt.where(Interest.state == state)
-    after = decode_cursor(cursor)
-    if after:
-        stmt = stmt.where(Interest.id < after)
-    rows = list(session.scalars(stmt.order_by(Interest.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, following = newest_first(session, stmt, Interest.id, cursor=cursor, limit=limit)
     return InterestList(
-        items=interests_out(session, rows, perspective=profile.id),
-        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+        items=interests_out(session, rows, perspective=profile.id), next_cursor=following
     )
 
 
@@ -102,24 +96,19 @@ def list_introductions(
             )
         )
     base = _party_filter(base, sector, country)
-    after = decode_cursor(cursor)
     if screened is not None:
-        counts, rows = _screened_page(session, base, screened, state, after, limit)
+        counts, rows, following = _screened_page(session, base, screened, state, cursor, limit)
     else:
         counts_q = base.with_only_columns(Introduction.state, func.count()).group_by(
             Introduction.state
         )
         counts = {s: n for s, n in session.execute(counts_q).tuples()}
         stmt = base.where(Introduction.state == state) if state else base
-        if after:
-            stmt = stmt.where(Introduction.id < after)
-        rows = list(session.scalars(stmt.order_by(Introduction.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+        rows, following = newest_first(session, stmt, Introduction.id, cursor=cursor, limit=limit)
     return IntroductionList(
         items=[introduction_out(session, i, principal) for i in rows],
         counts=counts,
-        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+        next_cursor=following,
     )
 
 
@@ -128,13 +117,14 @@ def _screened_page(
     base,  # noqa: ANN001 - the filtered select of introductions
     screened: str,
     state: str | None,
-    after: int,
+    cursor: str | None,
     limit: int,
-) -> tuple[dict[str, int], list[Introduction]]:
-    """Counts by state and one page (``limit`` + 1, newest first) of the introductions whose
-    pair screening is ``screened``. The status is computed from the stored declarations and
-    flags (as the gate does, a flag counting as touching), not stored: every introduction the
-    other filters leave is screened, with one lookup of its sides, and the page is cut here."""
+) -> tuple[dict[str, int], list[Introduction], str | None]:
+    """Counts by state, one page (newest first) of the introductions whose pair screening is
+    ``screened``, and the next page's cursor. The status is computed from the stored
+    declarations and flags (as the gate does, a flag counting as touching), not stored: every
+    introduction the other filters leave is screened, with one lookup of its sides, and the page
+    is cut here."""
     found = session.execute(
         base.with_only_columns(
             Introduction.id,
@@ -150,14 +140,18 @@ def _screened_page(
         if screening.pair_screening(people[low], people[high]).status == screened
     ]
     counts = dict(Counter(st for _, st in kept))
+    after = decode_cursor(cursor)
     page = sorted(
         (i for i, st in kept if (not state or st == state) and (not after or i < after)),
         reverse=True,
-    )[: limit + 1]
-    rows = session.scalars(
-        select(Introduction).where(Introduction.id.in_(page)).order_by(Introduction.id.desc())
     )
-    return counts, list(rows)
+    following = encode_cursor(page[limit - 1]) if len(page) > limit else None
+    rows = session.scalars(
+        select(Introduction)
+        .where(Introduction.id.in_(page[:limit]))
+        .order_by(Introduction.id.desc())
+    )
+    return counts, list(rows), following
 
 
 def funnel(

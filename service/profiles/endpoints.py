@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from service.auth.service import Principal, allow_write, require_admin
 from service.core import text
+from service.core.pagination import CURSOR_PATTERN
 from service.deps import (
     KEY_OPTIONAL,
     EncoderDep,
@@ -123,7 +124,7 @@ def list_profiles(
         Query(min_length=1, max_length=200, json_schema_extra={"pattern": text.QUERY_PATTERN}),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(pattern=service.CURSOR_PATTERN)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> ProfileList:
     out = service.list_profiles(
         session,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from embeddings.encoder import Encoder
 from embeddings.text import own_name_masker, text_hash
 from service.auth.service import Principal, create_key, replace_owner_key
+from service.core.pagination import decode_cursor, encode_cursor
 from service.core.text import name_key, nfc, quote
 from service.errors import Conflict, InvalidInput, MatchmakerError, NotFound, TooLarge
 from service.profiles import changes as change_log
@@ -268,24 +269,6 @@ def to_out(profile: Profile, principal: Principal) -> ProfileOut:
         created_at=profile.created_at,
         updated_at=profile.updated_at,
     )
-
-
-CURSOR_PATTERN = r"^(c[0-9]{1,18})?$"
-
-
-def encode_cursor(last_id: int) -> str:
-    """Keyset cursor: the position after which the next page starts (opaque to clients)."""
-    return f"c{last_id}"
-
-
-def decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    if not re.fullmatch(CURSOR_PATTERN, cursor):
-        raise InvalidInput(
-            "cursor is not valid; use the next_cursor of a previous page", loc=["query", "cursor"]
-        )
-    return int(cursor[1:])
 
 
 def list_profiles(

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from service.auth.service import allow_write, require_owner_or_admin
+from service.core.pagination import CURSOR_PATTERN
 from service.deps import PrincipalDep, SessionDep, StateDep, finish_here
 from service.errors import ERROR_RESPONSES
 from service.profiles import service as profiles
@@ -71,7 +72,7 @@ def list_deliveries(
     principal: PrincipalDep,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(pattern=profiles.CURSOR_PATTERN)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> DeliveryList:
     """The profile's events, newest first, with their delivery state and every attempt."""
     profile = profiles.get(session, profile_id)

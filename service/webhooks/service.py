@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.config import WebhookSettings
+from service.core.pagination import newest_first
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
-from service.profiles.service import decode_cursor, encode_cursor
 from service.webhooks import addresses
 from service.webhooks.models import Webhook, WebhookAttempt, WebhookEvent
 from service.webhooks.schemas import Attempt, Delivery, DeliveryList, WebhookOut
@@ -107,20 +107,12 @@ def deliveries(
     session: Session, profile_id: int, *, state: str | None, limit: int, cursor: str | None
 ) -> DeliveryList:
     """The profile's events, newest first, each with its attempts (keyset pages by id)."""
-    before = decode_cursor(cursor)
     stmt = select(WebhookEvent).where(WebhookEvent.profile_id == profile_id)
     if state:
         stmt = stmt.where(WebhookEvent.state == state)
-    if before:
-        stmt = stmt.where(WebhookEvent.id < before)
-    rows = list(session.scalars(stmt.order_by(WebhookEvent.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, following = newest_first(session, stmt, WebhookEvent.id, cursor=cursor, limit=limit)
     log = attempt_log(session, [r.id for r in rows])
-    return DeliveryList(
-        items=[to_delivery(r, log[r.id]) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
-    )
+    return DeliveryList(items=[to_delivery(r, log[r.id]) for r in rows], next_cursor=following)
 
 
 def attempt_log(session: Session, event_ids: list[int]) -> dict[int, list[Attempt]]:

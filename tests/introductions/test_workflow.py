@@ -330,3 +330,57 @@ def test_exports_carry_the_pair_state_and_the_cli_writes_introductions(
     assert row["kr_name"] == "'=HYPERLINK(1)"  # neutralised in CSV
     (pq_row,) = pq.read_table(tmp_path / "intros.parquet").to_pylist()
     assert pq_row["kr_name"] == "=HYPERLINK(1)" and pq_row["outcomes"][0]["note"] == "term sheet"
+
+
+def _pages(client, url: str, headers) -> list[list]:
+    """Every page of a newest-first list, following next_cursor (2 items a page)."""
+    pages, cursor = [], None
+    while True:
+        sep = "&" if "?" in url else "?"
+        r = client.get(
+            f"{url}{sep}limit=2" + (f"&cursor={cursor}" if cursor else ""), headers=headers
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        pages.append([item["id"] for item in body["items"]])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_lists_page_newest_first_by_cursor(client, official):
+    """Interests and introductions (with and without the screening filter) page by keyset
+    cursor: every item once, newest first, and no cursor after the last page."""
+    a, a_key = create_profile(client, country="IN")
+    broker, _ = create_profile(client, country="IN")
+    others = [create_profile(client, country="KR")[0] for _ in range(5)]
+    for b in others:
+        assert _send(client, a, a_key, b).status_code == 201
+        r = client.post(
+            "/v1/introductions", json={"profiles": [broker["id"], b["id"]]}, headers=official
+        )
+        assert r.status_code == 201, r.text
+
+    everything = client.get(f"/v1/profiles/{a['id']}/interests?limit=100", headers=a_key).json()
+    ids = [i["id"] for i in everything["items"]]
+    assert len(ids) == 5 and everything["next_cursor"] is None
+    pages = _pages(client, f"/v1/profiles/{a['id']}/interests", a_key)
+    assert [len(p) for p in pages] == [2, 2, 1] and sum(pages, []) == ids
+
+    everything = client.get("/v1/introductions?limit=100", headers=official).json()
+    ids = [i["id"] for i in everything["items"]]
+    assert len(ids) == 5
+    pages = _pages(client, "/v1/introductions", official)
+    assert [len(p) for p in pages] == [2, 2, 1] and sum(pages, []) == ids
+    screened = [
+        _pages(client, f"/v1/introductions?screening={s}", official)
+        for s in ("clear", "review_required")
+    ]
+    for pages in screened:
+        assert all(len(p) == 2 for p in pages[:-1]) and len(pages[-1]) <= 2
+    # each filter keeps the newest-first order, and together they hold every introduction once
+    kept = [sum(pages, []) for pages in screened]
+    assert sorted(kept[0] + kept[1]) == sorted(ids)
+    assert all(k == [i for i in ids if i in k] for k in kept)
+    bad = client.get("/v1/introductions?cursor=c-1", headers=official)
+    assert bad.status_code == 422 and "cursor" in bad.text
