@@ -202,6 +202,31 @@ def baseline_scores(data: LabelledSet, feats, encoder) -> dict[str, dict[int, np
     return out
 
 
+def hubness(scores: dict[int, np.ndarray], data: LabelledSet, feats, k: int = 10) -> dict:  # noqa: ANN001
+    """How much a few candidates take the first places, with every profile of the set as a query
+    (no labels): the organisations that come first for at least one query, the most first
+    places one organisation takes, and the skewness of N_k, the number of top-k lists each
+    profile is in (hubs make it right-skewed; Radovanovic et al., JMLR 2010)."""
+    from scipy.stats import skew
+
+    first: dict[int, int] = {}
+    n_k = np.zeros(len(data.profiles))
+    for q, s in scores.items():
+        other = "KR" if data.profiles[q]["country"] == "IN" else "IN"
+        cand = feats.candidates[other]
+        order = np.argsort(-s, kind="stable")
+        first[int(cand[order[0]])] = first.get(int(cand[order[0]]), 0) + 1
+        n_k[cand[order[:k]]] += 1
+    top = max(first, key=first.get)
+    return {
+        "queries": len(scores),
+        "distinct_first": len(first),
+        "most_first": first[top],
+        "most_first_by": data.profiles[top]["name"],
+        f"n{k}_skewness": round(float(skew(n_k)), 3),
+    }
+
+
 # -- held-out folds ----------------------------------------------------------------------------
 
 
@@ -436,6 +461,16 @@ def main() -> None:
         "pool_recall@100": float(np.mean(ranks["dense pair score (FAISS)"] <= 100)),
         "loadavg": load,
     }
+    shipped = load_shipped().kinds["both"]
+    report["hubness"] = {
+        name: hubness(s, data, feats)
+        for name, s in {
+            "ours (shipped model)": {q: shipped.z(x) for q, x in feats.x.items()},
+            "BM25 whole": methods["BM25 whole"],
+            "cosine (whole profile)": methods["cosine (whole profile)"],
+            "dense pair score (FAISS)": methods["dense pair score (FAISS)"],
+        }.items()
+    }
     log("graded judgements (seeded registry)")
     if JUDGEMENTS.exists():
         report["graded_ndcg@10"] = graded_ndcg(
@@ -456,6 +491,9 @@ def main() -> None:
     for k, v in report["sign_tests"].items():
         print(f"- {k}: {v['wins']} wins, {v['losses']} losses, {v['ties']} ties, p = {v['p']:.3g}")
     print(f"\nFAISS pool recall@100: {report['pool_recall@100']:.3f}")
+    print("\n## Hubness (every profile a query, no labels)\n")
+    for k, v in report["hubness"].items():
+        print(f"- {k}: {v}")
     if "graded_ndcg@10" in report:
         print(
             f"\n## Graded nDCG@10 (seeded registry, {report['graded_ndcg@10']['queries']} queries)\n"
