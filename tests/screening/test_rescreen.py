@@ -54,6 +54,15 @@ def new_vocabulary(tmp_path):
     return folder
 
 
+def cli_env(tmp_path, database_url: str, model_cache) -> dict[str, str]:  # noqa: ANN001
+    """Environment of a ``matchmaker`` CLI process on the test database, with a data folder of
+    its own that reuses the session's model cache."""
+    data = tmp_path / "cli-data"
+    data.mkdir()
+    (data / "models").symlink_to(model_cache)
+    return os.environ | {"MATCHMAKER_DATABASE_URL": database_url, "MATCHMAKER_DATA_DIR": str(data)}
+
+
 def screen(env: dict, *args: str) -> subprocess.CompletedProcess:
     r = subprocess.run(
         [sys.executable, "-m", "service.cli", "screen", *args],
@@ -92,13 +101,8 @@ def test_new_vocabulary_and_changed_text_rescreen(
     assert len(first) == 3 and {r.vocabulary_version for r in first.values()} == {version}
     assert not version.startswith(NEW) and all(CODE not in codes(r) for r in first.values())
 
-    data = tmp_path / "cli-data"
-    data.mkdir()
-    (data / "models").symlink_to(model_cache)
-    env = os.environ | {
-        "MATCHMAKER_DATABASE_URL": database_url,
-        "MATCHMAKER_DATA_DIR": str(data),
-        "MATCHMAKER_SCREENING_VOCABULARY": str(new_vocabulary),
+    env = cli_env(tmp_path, database_url, model_cache) | {
+        "MATCHMAKER_SCREENING_VOCABULARY": str(new_vocabulary)
     }
     # a new version: every profile is stale, screened with a progress bar
     r = screen(env)
@@ -159,13 +163,7 @@ def test_new_model_version_rescreens(tmp_path, settings, encoder, model_cache, d
         (folder / raw["exemplars"]["file"]).write_bytes(
             (MODEL.parent / raw["exemplars"]["file"]).read_bytes()
         )
-        data = tmp_path / "cli-data"
-        data.mkdir()
-        (data / "models").symlink_to(model_cache)
-        env = os.environ | {
-            "MATCHMAKER_DATABASE_URL": database_url,
-            "MATCHMAKER_DATA_DIR": str(data),
-        }
+        env = cli_env(tmp_path, database_url, model_cache)
         refit = env | {"MATCHMAKER_SCREENING_MODEL": str(folder / MODEL.name)}
         r = screen(refit)
         assert f"screened 2 profiles with {catalogue().version}/screening-refit-test" in r.stderr
