@@ -346,9 +346,9 @@ def choose(
     for l2 in form.l2s:
         goals = {k: max(form.goals, key=lambda g, k=k: score(l2, g, k)) for k in regimes}
         s = [score(l2, goals[k], k) for k in regimes]
-        best[l2] = ((sum(x[0] for x in s), sum(x[1] for x in s), -l2), goals)
-        if form.balanced:  # the L2 whose worst regime has the widest margin
-            best[l2] = ((min(x[0] for x in s), sum(x[1] for x in s), -l2), goals)
+        # most regimes at the precision target; balanced: the worst regime's widest margin
+        first = min(x[0] for x in s) if form.balanced else sum(x[0] for x in s)
+        best[l2] = ((first, sum(x[1] for x in s), -l2), goals)
     l2 = max(form.l2s, key=lambda v: best[v][0])
     inner_figures = {
         f"l2={a} goal={g}": {
