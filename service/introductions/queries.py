@@ -125,6 +125,7 @@ def _screened_page(
     declarations and flags (as the gate does, a flag counting as touching), not stored: every
     introduction the other filters leave is screened, with one lookup of its sides, and the page
     is cut here."""
+    after = decode_cursor(cursor)  # a bad cursor is refused before any screening
     found = session.execute(
         base.with_only_columns(
             Introduction.id,
@@ -140,7 +141,6 @@ def _screened_page(
         if screening.pair_screening(people[low], people[high]).status == screened
     ]
     counts = dict(Counter(st for _, st in kept))
-    after = decode_cursor(cursor)
     page = sorted(
         (i for i, st in kept if (not state or st == state) and (not after or i < after)),
         reverse=True,
