@@ -190,7 +190,7 @@ def baseline_scores(data: LabelledSet, feats, encoder) -> dict[str, dict[int, np
         for c, cand in feats.candidates.items()
     }
     for q in feats.queries.tolist():
-        other = "KR" if data.profiles[q]["country"] == "IN" else "IN"
+        other = data.other_country(q)
         cand = feats.candidates[other]
         x = feats.x[q]
         out["BM25 whole"][q] = index_whole[other].scores(texts[q])
@@ -212,7 +212,7 @@ def hubness(scores: dict[int, np.ndarray], data: LabelledSet, feats, k: int = 10
     first: dict[int, int] = {}
     n_k = np.zeros(len(data.profiles))
     for q, s in scores.items():
-        other = "KR" if data.profiles[q]["country"] == "IN" else "IN"
+        other = data.other_country(q)
         cand = feats.candidates[other]
         order = np.argsort(-s, kind="stable")
         first[int(cand[order[0]])] = first.get(int(cand[order[0]]), 0) + 1
@@ -249,7 +249,7 @@ def ranks_for(
 ) -> np.ndarray:  # noqa: ANN001
     out = []
     for item in qs:
-        other = "KR" if data.profiles[item["q"]]["country"] == "IN" else "IN"
+        other = data.other_country(item["q"])
         cand = feats.candidates[other]
         out.append(rank_of(method[item["q"]], cand, item["t"], item["drop"]))
     return np.array(out)
@@ -356,8 +356,7 @@ def graded_ndcg(encoder, models: dict[str, RankerModel]) -> dict[str, float]:  #
             grades = judged.get(profiles[q]["name"])
             if not grades:
                 continue
-            other = "KR" if profiles[q]["country"] == "IN" else "IN"
-            cand = feats.candidates[other]
+            cand = feats.candidates[data.other_country(q)]
             top = cand[np.argsort(-scores[q], kind="stable")[:10]]
             unjudged += sum(profiles[c]["name"] not in grades for c in top.tolist())
             dcg = sum(

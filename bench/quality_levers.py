@@ -88,10 +88,6 @@ def summary(ranks: np.ndarray) -> dict[str, float]:
     return {"MRR": m["MRR"], "R@5": m["R@5"]}
 
 
-def other_country(data: LabelledSet, q: int) -> str:
-    return "KR" if data.profiles[q]["country"] == "IN" else "IN"
-
-
 def refit(
     data: LabelledSet,
     feats: Features,
@@ -131,7 +127,7 @@ def both_ways(data: LabelledSet, feats: Features, mat: dict[tuple[str, str], np.
     row = {c: {p: n for n, p in enumerate(v.tolist())} for c, v in feats.candidates.items()}
     out = {}
     for q in feats.queries.tolist():
-        x, y = data.profiles[q]["country"], other_country(data, q)
+        x, y = data.profiles[q]["country"], data.other_country(q)
         i = row[x][q]
         out[q] = mat[x, y][i] + mat[y, x][:, i]
     return out
@@ -198,7 +194,7 @@ def intent_match(
     n, o = zplus(need), zplus(offer)
     out = {}
     for q in feats.queries.tolist():
-        c = feats.candidates[other_country(data, q)]
+        c = feats.candidates[data.other_country(q)]
         out[q] = o[c] @ n[q] + n[c] @ o[q]
     return {"need intents": out}
 
@@ -208,7 +204,7 @@ def country_named(data: LabelledSet, feats: Features) -> dict[str, Column]:
     cnt = {c: np.array([len(rx.findall(t)) for t in text], float) for c, rx in NAMED.items()}
     out = {}
     for q in feats.queries.tolist():
-        x, y = data.profiles[q]["country"], other_country(data, q)
+        x, y = data.profiles[q]["country"], data.other_country(q)
         out[q] = np.log1p(cnt[x][feats.candidates[y]]) + np.log1p(cnt[y][q])
     return {"names the other country": out}
 
@@ -252,7 +248,7 @@ def main() -> None:
             s = {}
             for q in folds:
                 z = full[folds[q]]
-                cand = feats.candidates[other_country(data, q)]
+                cand = feats.candidates[data.other_country(q)]
                 hub = np.array([np.sort(z[c])[-k:].mean() for c in cand])
                 s[q] = base[q] - lam * hub
             levers[f"CSLS k={k} lambda={lam}"] = summary(ranks_for(s, qs, data, feats))
@@ -262,7 +258,7 @@ def main() -> None:
             z = full[folds[q]]
             r_ab = np.argsort(np.argsort(-base[q])) + 1
             me = pos[data.profiles[q]["country"]][q]
-            cand = feats.candidates[other_country(data, q)]
+            cand = feats.candidates[data.other_country(q)]
             r_ba = np.array([1 + np.sum(z[c] > z[c][me]) for c in cand])
             s[q] = -np.log(r_ab) - wb * np.log(r_ba)
         levers[f"mutual rank w={wb}"] = summary(ranks_for(s, qs, data, feats))

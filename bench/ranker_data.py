@@ -33,7 +33,7 @@ from service.matching.model import FEATURES, KINDS, RankerModel, Weights  # noqa
 from service.migrate import upgrade  # noqa: E402
 from service.profiles.schemas import ProfileCreate  # noqa: E402
 from service.profiles.service import register_many  # noqa: E402
-from service.vocab import COUNTRIES  # noqa: E402
+from service.vocab import COUNTRIES, other_country  # noqa: E402
 
 REAL = ROOT / "seed_data" / "real"
 
@@ -46,6 +46,10 @@ class LabelledSet:
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # internal ids
     index: MatchIndex | None = None
     database_url: str = ""
+
+    def other_country(self, q: int) -> str:
+        """The country whose profiles are ``q``'s candidates (position ``q`` in the set)."""
+        return other_country(self.profiles[q]["country"])
 
     def partners(self) -> dict[int, set[int]]:
         out: dict[int, set[int]] = {}
@@ -148,7 +152,7 @@ def features(data: LabelledSet, model: RankerModel, kind: str = "both") -> Featu
     pfit: dict[int, np.ndarray] = {}
     queries = np.arange(len(data.profiles))
     for q in queries.tolist():
-        other = "KR" if data.profiles[q]["country"] == "IN" else "IN"
+        other = data.other_country(q)
         cand = data.ids[by_country[other]][None, :]
         qid = data.ids[[q]]
         caps, needs = index.vectors(qid)
@@ -232,7 +236,7 @@ def training_lists(
     partners = data.partners()
     xs, ys = [], []
     for q in queries:
-        other = "KR" if data.profiles[q]["country"] == "IN" else "IN"
+        other = data.other_country(q)
         cand = feats.candidates[other]
         y = np.array([c in partners.get(q, ()) for c in cand.tolist()], np.float64)
         if y.sum() > 0:
